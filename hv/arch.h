@@ -1,0 +1,33 @@
+/* The narrow set of hooks each architecture implements for the core. */
+#ifndef BULKHEAD_ARCH_H
+#define BULKHEAD_ARCH_H
+
+#include "boot_info.h"
+
+/* CPU */
+void arch_cpu_relax(void);
+unsigned arch_cpu_index(void);             /* logical index of the running CPU */
+__noreturn void arch_halt_cpu(void);       /* interrupts off, stop forever */
+__noreturn void arch_idle_forever(void);   /* park a CPU with nothing to run */
+
+/* Console hardware (polled). */
+void arch_console_putc(char c);
+
+/* Platform: fill bi->cpus and anything else from ACPI / the device tree.
+ * Returns false with a message in err when the platform cannot be used. */
+bool arch_platform_init(struct boot_info *bi, char *err, size_t errlen);
+
+/* Start every secondary CPU listed in bi->cpus. Each one calls
+ * hv_secondary_main() once it runs C code on its own stack. */
+void arch_start_secondaries(struct boot_info *bi);
+
+/* Banner details. */
+void arch_cpu_model(char *buf, size_t size);       /* vendor and model */
+void arch_virt_features(char *buf, size_t size);   /* e.g. "VMX EPT unrestricted-guest VPID" */
+
+/* Power the machine off (ACPI S5 / PSCI SYSTEM_OFF). Returns only on failure. */
+void arch_poweroff(void);
+/* Short busy delay. */
+void arch_udelay(u64 us);
+
+#endif

@@ -1,0 +1,47 @@
+#include "console.h"
+#include "arch.h"
+#include "format.h"
+#include "spinlock.h"
+
+static spinlock_t con_lock;
+
+static void emit(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '\n')
+            arch_console_putc('\r');
+        arch_console_putc(s[i]);
+    }
+}
+
+void con_write(const char *s, size_t n)
+{
+    spin_lock(&con_lock);
+    emit(s, n);
+    spin_unlock(&con_lock);
+}
+
+int vprintk(const char *fmt, va_list ap)
+{
+    char line[CONSOLE_LINE_MAX];
+    int n = bh_vsnprintf(line, sizeof(line), fmt, ap);
+    size_t len = n < (int)sizeof(line) ? (size_t)n : sizeof(line) - 1;
+    if ((size_t)n > len && len > 4) {
+        /* Truncated: keep the line ending so the next line starts cleanly. */
+        line[len - 4] = '.';
+        line[len - 3] = '.';
+        line[len - 2] = '.';
+        line[len - 1] = '\n';
+    }
+    con_write(line, len);
+    return n;
+}
+
+int printk(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vprintk(fmt, ap);
+    va_end(ap);
+    return n;
+}

@@ -1,0 +1,134 @@
+/* The boot CPU's path through the core: check what the boot loader gave us,
+ * set up memory, bring up every CPU, print the banner, run the partitions,
+ * and end as the command line says when nothing is left to run. */
+#include "hv.h"
+#include "arch.h"
+#include "console.h"
+#include "format.h"
+#include "smp.h"
+#include "string.h"
+#include "../mm/frame.h"
+
+struct percpu percpu[MAX_CPUS];
+u32 cpus_known;
+
+static struct frame_alloc hv_frames;
+static struct boot_info *boot;
+
+enum end_action { END_HALT, END_POWEROFF };
+
+static enum end_action action_from(const char *key, enum end_action dflt)
+{
+    char v[16];
+    if (!boot || !bi_cmdline_get(boot->cmdline, key, v, sizeof(v)))
+        return dflt;
+    if (strcmp(v, "poweroff") == 0)
+        return END_POWEROFF;
+    if (strcmp(v, "halt") == 0)
+        return END_HALT;
+    printk("bulkhead: ignoring %s=%s (expected poweroff or halt)\n", key, v);
+    return dflt;
+}
+
+static __noreturn void finish(enum end_action a)
+{
+    if (a == END_POWEROFF) {
+        printk("bulkhead: powering off\n");
+        arch_poweroff();
+        printk("bulkhead: power-off failed; halting\n");
+    } else {
+        printk("bulkhead: halted\n");
+    }
+    arch_halt_cpu();
+}
+
+void hv_end(const char *why)
+{
+    printk("bulkhead: %s\n", why);
+    finish(action_from("on_idle", END_HALT));
+}
+
+void hv_stop_boot(const char *fmt, ...)
+{
+    char msg[CONSOLE_LINE_MAX - 32];
+    va_list ap;
+    va_start(ap, fmt);
+    bh_vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    printk("bulkhead: boot stopped: %s\n", msg);
+    finish(action_from("on_error", action_from("on_idle", END_HALT)));
+}
+
+u32 smp_online_count(void)
+{
+    u32 n = 0;
+    for (u32 i = 0; i < cpus_known; i++)
+        if (__atomic_load_n(&percpu[i].online, __ATOMIC_ACQUIRE))
+            n++;
+    return n;
+}
+
+void hv_secondary_main(u32 index)
+{
+    struct percpu *pc = &percpu[index];
+    printk("cpu %u (hwid %#llx): online\n", index, (unsigned long long)pc->hwid);
+    __atomic_store_n(&pc->online, 1, __ATOMIC_RELEASE);
+    arch_idle_forever();
+}
+
+static void banner(struct boot_info *bi)
+{
+    char buf[160], sz[32], sz2[32];
+    printk("Bulkhead %s (%s): static-partitioning hypervisor\n", BULKHEAD_VERSION, bi->arch);
+    printk("  boot:    %s%s%s\n", bi->loader, bi->loader_name[0] ? " from " : "",
+           bi->loader_name);
+    printk("  cmdline: %s\n", bi->cmdline[0] ? bi->cmdline : "(none)");
+    arch_cpu_model(buf, sizeof(buf));
+    printk("  cpu:     %s\n", buf);
+    arch_virt_features(buf, sizeof(buf));
+    printk("  virt:    %s\n", buf);
+    bh_format_size(sz, sizeof(sz), bi_usable_bytes(bi));
+    bh_format_size(sz2, sizeof(sz2), hv_frames.free_bytes);
+    printk("  memory:  %s usable, %s free for partitions\n", sz, sz2);
+    printk("  modules: %u\n", bi->nmod);
+    for (u32 i = 0; i < bi->nmod; i++) {
+        const struct boot_module *m = &bi->mod[i];
+        bh_format_size(sz, sizeof(sz), m->size);
+        printk("    %-16s %10llu bytes (%s) at %#llx%s%s\n", m->name,
+               (unsigned long long)m->size, sz, (unsigned long long)m->base,
+               m->args[0] ? "  args: " : "", m->args);
+    }
+    printk("  cpus:    %u online of %u found%s\n", smp_online_count(), cpus_known,
+           bi->cpus_ignored ? " (more present than supported; extra ones ignored)" : "");
+}
+
+void hv_main(struct boot_info *bi)
+{
+    char err[256];
+    boot = bi;
+
+    printk("bulkhead: %s boot via %s\n", bi->arch, bi->loader);
+    if (!bi_check(bi, err, sizeof(err)))
+        hv_stop_boot("%s", err);
+    if (frame_init(&hv_frames, bi, err, sizeof(err)) != FRAME_OK)
+        hv_stop_boot("%s", err);
+    frames_init_global(&hv_frames);
+
+    if (!arch_platform_init(bi, err, sizeof(err)))
+        hv_stop_boot("%s", err);
+
+    cpus_known = bi->ncpus;
+    for (u32 i = 0; i < bi->ncpus; i++) {
+        percpu[i].self = &percpu[i];
+        percpu[i].index = i;
+        percpu[i].hwid = bi->cpus[i].hwid;
+    }
+    /* The boot CPU is index 0 by construction (arch code puts it first). */
+    printk("cpu 0 (hwid %#llx): online (boot cpu)\n", (unsigned long long)percpu[0].hwid);
+    __atomic_store_n(&percpu[0].online, 1, __ATOMIC_RELEASE);
+    arch_start_secondaries(bi);
+
+    banner(bi);
+
+    hv_end("nothing left to run");
+}
