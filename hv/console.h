@@ -5,7 +5,7 @@
 
 #include "types.h"
 
-#define CONSOLE_LINE_MAX 512
+#define CONSOLE_LINE_MAX 1024
 
 void con_write(const char *s, size_t n);
 int printk(const char *fmt, ...) __printf(1, 2);

@@ -1,0 +1,145 @@
+/* Platform set-up and SMP bring-up on x86-64: ACPI, final page tables, then
+ * INIT-SIPI-SIPI to every application processor found in the MADT. Each AP
+ * runs on its own stack with its own GDT/TSS and per-CPU data. An AP that
+ * does not answer in time is reported and boot goes on without it. */
+#include "x86.h"
+#include "../../hv/arch.h"
+#include "../../hv/console.h"
+#include "../../hv/hv.h"
+#include "../../hv/smp.h"
+#include "../../hv/string.h"
+#include "../../mm/frame.h"
+
+#define LAPIC_ID 0x20
+#define LAPIC_ICR_LO 0x300
+#define LAPIC_ICR_HI 0x310
+#define MSR_X2APIC_ICR 0x830
+#define ICR_INIT 0x00004500u
+#define ICR_STARTUP 0x00004600u
+#define ICR_BUSY (1u << 12)
+
+extern const char tramp_start[], tramp_end[], tramp_gdtr[], tramp_farptr[], tramp_cr3[],
+    tramp_efer[];
+extern const u32 tramp_off_gdt, tramp_off_64;
+extern u64 boot_pml4[];
+
+u64 x86_final_cr3;
+u64 x86_ap_stack_by_apic[256];
+static u32 ap_index_by_apic[256];
+static struct boot_info *bootinfo;
+
+bool arch_platform_init(struct boot_info *bi, char *err, size_t errlen)
+{
+    bootinfo = bi;
+    x86_acpi_find_rsdp(bi); /* may scan BIOS areas in low memory: before page 0 goes */
+    x86_paging_init(bi);
+    x86_final_cr3 = x86_paging_cr3();
+    return x86_acpi_init(bi, err, errlen);
+}
+
+static bool x2apic(void)
+{
+    return rdmsr(MSR_APIC_BASE) & (1u << 10);
+}
+
+static bool send_ipi(u32 apic_id, u32 icr)
+{
+    if (x2apic()) {
+        wrmsr(MSR_X2APIC_ICR, ((u64)apic_id << 32) | icr);
+        return true;
+    }
+    u64 base = x86_lapic_base();
+    mmio_write32(base + LAPIC_ICR_HI, apic_id << 24);
+    mmio_write32(base + LAPIC_ICR_LO, icr);
+    for (int i = 0; i < 1000; i++) {
+        if (!(mmio_read32(base + LAPIC_ICR_LO) & ICR_BUSY))
+            return true;
+        arch_udelay(10);
+    }
+    return false;
+}
+
+void x86_ap_main(u32 apic_id);
+void x86_ap_main(u32 apic_id)
+{
+    u32 index = ap_index_by_apic[apic_id & 255];
+    x86_set_percpu(index);
+    x86_gdt_load(index);
+    x86_idt_load();
+    hv_secondary_main(index);
+}
+
+static u64 option_u64(const char *key, u64 dflt)
+{
+    char v[24];
+    u64 r;
+    if (bootinfo && bi_cmdline_get(bootinfo->cmdline, key, v, sizeof(v)) &&
+        bh_parse_u64(v, strlen(v), &r))
+        return r;
+    return dflt;
+}
+
+void arch_start_secondaries(struct boot_info *bi)
+{
+    if (bi->ncpus <= 1)
+        return;
+    u64 tramp = frame_alloc_below(1, MiB(1));
+    if (!tramp) {
+        printk("smp: no free page below 1 MiB for the start-up code; running on the boot CPU "
+               "only\n");
+        return;
+    }
+    u8 *t = (u8 *)(uintptr_t)tramp;
+    size_t len = (size_t)(tramp_end - tramp_start);
+    memcpy(t, tramp_start, len);
+    u32 efer = (1u << 8) | (rdmsr(MSR_EFER) & EFER_NXE);
+    *(u32 *)(t + (tramp_gdtr - tramp_start) + 2) = (u32)tramp + tramp_off_gdt;
+    *(u32 *)(t + (tramp_farptr - tramp_start)) = (u32)tramp + tramp_off_64;
+    *(u32 *)(t + (tramp_cr3 - tramp_start)) = (u32)(uintptr_t)boot_pml4;
+    *(u32 *)(t + (tramp_efer - tramp_start)) = efer;
+
+    u64 skip = option_u64("smp.skip_sipi", 0); /* test knob: never start this CPU index */
+    u64 timeout_ms = option_u64("smp.timeout_ms", 1000);
+    u8 vector = (u8)(tramp >> 12);
+
+    for (u32 i = 1; i < bi->ncpus; i++) {
+        u32 apic = (u32)bi->cpus[i].hwid;
+        if (apic > 255) {
+            printk("smp: cpu %u has APIC ID %u, above what xAPIC start-up supports; skipped\n",
+                   i, apic);
+            continue;
+        }
+        u64 stack = frame_alloc(CPU_STACK_SIZE / PAGE_SIZE);
+        if (!stack) {
+            printk("smp: out of memory for cpu %u's stack; skipped\n", i);
+            continue;
+        }
+        percpu[i].stack_top = stack + CPU_STACK_SIZE;
+        ap_index_by_apic[apic] = i;
+        __atomic_store_n(&x86_ap_stack_by_apic[apic], percpu[i].stack_top, __ATOMIC_RELEASE);
+
+        if (skip && skip == i) {
+            printk("smp: not sending INIT-SIPI-SIPI to cpu %u (smp.skip_sipi test option)\n", i);
+        } else {
+            bool ok = send_ipi(apic, ICR_INIT);
+            arch_udelay(10000);
+            ok = ok && send_ipi(apic, ICR_STARTUP | vector);
+            arch_udelay(200);
+            if (ok && !__atomic_load_n(&percpu[i].online, __ATOMIC_ACQUIRE))
+                ok = send_ipi(apic, ICR_STARTUP | vector);
+            if (!ok)
+                printk("smp: cpu %u (APIC ID %u): the local APIC did not accept the start-up "
+                       "IPI\n",
+                       i, apic);
+        }
+        u64 waited = 0;
+        while (!__atomic_load_n(&percpu[i].online, __ATOMIC_ACQUIRE) && waited < timeout_ms) {
+            arch_udelay(1000);
+            waited++;
+        }
+        if (!__atomic_load_n(&percpu[i].online, __ATOMIC_ACQUIRE))
+            printk("smp: cpu %u (APIC ID %u) did not come online within %llu ms; continuing "
+                   "without it\n",
+                   i, apic, (unsigned long long)timeout_ms);
+    }
+}
