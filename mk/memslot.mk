@@ -1,0 +1,6 @@
+# Memslots, epochs and the small heap (issue 4): unit tests, the TSan stress
+# build, the differential long run and the benchmark.
+
+MEMSLOT_SRCS := mm/memslot.c hv/epoch.c
+
+$(eval $(call unit_test,test_memslot,test/unit/test_memslot.c $(MEMSLOT_SRCS)))
