@@ -1,0 +1,515 @@
+/* Partition configuration: validation against the machine, and the summary
+ * of what would be created. */
+#include "config.h"
+#include "config_int.h"
+#include "format.h"
+#include "string.h"
+
+#define X86_MAX_GSI 255u        /* interrupts a partition may own on x86_64 */
+#define ARM64_SPI_FIRST 32u     /* shared peripheral interrupts on arm64 (GICv3) */
+#define ARM64_SPI_LAST 1019u
+
+struct vctx {
+    struct config *cfg;
+    const struct boot_info *bi;
+    struct cfg_errlist *el;
+    u32 errors;
+};
+
+static void verr(struct vctx *v, int node, const char *prop, const char *fmt, ...) __printf(4, 5);
+static void verr(struct vctx *v, int node, const char *prop, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    cfg_verr(v->el, &v->cfg->fdt, node, prop, fmt, ap);
+    va_end(ap);
+    v->errors++;
+}
+
+static bool overlaps(u64 a, u64 as, u64 b, u64 bs)
+{
+    if (!as || !bs)
+        return false;
+    return a >= b ? a - b < bs : b - a < as;
+}
+
+static unsigned long long last(u64 base, u64 size)
+{
+    return (unsigned long long)(base + size - 1);
+}
+
+static void path_of(struct vctx *v, int node, char *buf, size_t size)
+{
+    fdt_node_path(&v->cfg->fdt, node, buf, size);
+}
+
+/* Is [base, base+size) entirely usable RAM (possibly across adjacent entries)? */
+static bool in_usable_ram(const struct boot_info *bi, u64 base, u64 size)
+{
+    u64 cur = base, end = base + size;
+    for (u32 iter = 0; iter <= bi->nmem; iter++) {
+        bool found = false;
+        for (u32 i = 0; i < bi->nmem; i++) {
+            const struct mem_range *m = &bi->mem[i];
+            if (m->type == MEM_USABLE && cur >= m->base && cur - m->base < m->size) {
+                cur = m->base + m->size;
+                found = true;
+                break;
+            }
+        }
+        if (!found)
+            return false;
+        if (cur >= end || cur == 0)
+            return true;
+    }
+    return false;
+}
+
+static bool touches_usable_ram(const struct boot_info *bi, u64 base, u64 size)
+{
+    for (u32 i = 0; i < bi->nmem; i++)
+        if (bi->mem[i].type == MEM_USABLE && overlaps(base, size, bi->mem[i].base, bi->mem[i].size))
+            return true;
+    return false;
+}
+
+/* Reserved entries that just describe a module are reported as the module. */
+static bool rsv_is_module(const struct boot_info *bi, const struct mem_range *r)
+{
+    if (r->what && strncmp(r->what, "module", 6) == 0)
+        return true;
+    for (u32 i = 0; i < bi->nmod; i++)
+        if (bi->mod[i].base == r->base && bi->mod[i].size == r->size)
+            return true;
+    return false;
+}
+
+/* A host-physical range the configuration pins: must not touch the
+ * hypervisor, a module or a reserved range. Returns false if it does. */
+static bool check_host_clear(struct vctx *v, int node, const char *prop, u64 base, u64 size,
+                             const char *what)
+{
+    const struct boot_info *bi = v->bi;
+    bool ok = true;
+    for (u32 i = 0; i < bi->nmod; i++) {
+        const struct boot_module *m = &bi->mod[i];
+        if (overlaps(base, size, m->base, m->size)) {
+            verr(v, node, prop, "%s %#llx-%#llx overlaps boot module '%s' at %#llx-%#llx", what,
+                 (unsigned long long)base, last(base, size), m->name,
+                 (unsigned long long)m->base, last(m->base, m->size));
+            ok = false;
+        }
+    }
+    for (u32 i = 0; i < bi->nrsv; i++) {
+        const struct mem_range *r = &bi->rsv[i];
+        if (rsv_is_module(bi, r) || !overlaps(base, size, r->base, r->size))
+            continue;
+        verr(v, node, prop, "%s %#llx-%#llx overlaps %s at %#llx-%#llx", what,
+             (unsigned long long)base, last(base, size), r->what ? r->what : "a reserved range",
+             (unsigned long long)r->base, last(r->base, r->size));
+        ok = false;
+    }
+    return ok;
+}
+
+/* ------------------------------------------------------------ host memory */
+
+struct host_range {
+    u64 base, size;
+    int node;
+    const char *prop;
+};
+
+static void check_fixed_memory(struct vctx *v)
+{
+    struct config *cfg = v->cfg;
+    struct host_range hr[CFG_MAX_PARTITIONS * CFG_MAX_REGIONS + CFG_MAX_CHANNELS];
+    u32 n = 0;
+    char other[CFG_ERR_WHERE];
+
+    for (u32 i = 0; i < cfg->npartitions; i++)
+        for (u32 j = 0; j < cfg->partitions[i].nregions; j++) {
+            const struct cfg_region *r = &cfg->partitions[i].regions[j];
+            if (r->fixed)
+                hr[n++] = (struct host_range){ r->host, r->size, r->node, "host-address" };
+        }
+    for (u32 i = 0; i < cfg->nchannels; i++) {
+        const struct cfg_channel *c = &cfg->channels[i];
+        if (c->fixed && c->size)
+            hr[n++] = (struct host_range){ c->host, c->size, c->node, "host-address" };
+    }
+    for (u32 i = 0; i < n; i++) {
+        if (!check_host_clear(v, hr[i].node, hr[i].prop, hr[i].base, hr[i].size, "host range"))
+            continue;
+        if (!in_usable_ram(v->bi, hr[i].base, hr[i].size)) {
+            verr(v, hr[i].node, hr[i].prop,
+                 "host range %#llx-%#llx is not usable RAM in the machine's memory map",
+                 (unsigned long long)hr[i].base, last(hr[i].base, hr[i].size));
+            continue;
+        }
+        for (u32 j = 0; j < i; j++)
+            if (overlaps(hr[i].base, hr[i].size, hr[j].base, hr[j].size)) {
+                path_of(v, hr[j].node, other, sizeof(other));
+                verr(v, hr[i].node, hr[i].prop,
+                     "host range %#llx-%#llx overlaps %s (host %#llx-%#llx)",
+                     (unsigned long long)hr[i].base, last(hr[i].base, hr[i].size), other,
+                     (unsigned long long)hr[j].base, last(hr[j].base, hr[j].size));
+                break;
+            }
+    }
+}
+
+/* Total memory asked for against what the machine has free for partitions. */
+static void check_total_memory(struct vctx *v)
+{
+    const struct boot_info *bi = v->bi;
+    struct config *cfg = v->cfg;
+    u64 need = 0, avail = 0;
+    for (u32 i = 0; i < cfg->npartitions; i++)
+        for (u32 j = 0; j < cfg->partitions[i].nregions; j++)
+            need += cfg->partitions[i].regions[j].size;
+    for (u32 i = 0; i < cfg->nchannels; i++)
+        need += cfg->channels[i].size;
+    for (u32 i = 0; i < bi->nmem; i++) {
+        const struct mem_range *m = &bi->mem[i];
+        if (m->type != MEM_USABLE)
+            continue;
+        u64 free = m->size;
+        for (u32 k = 0; k < bi->nrsv; k++) {
+            const struct mem_range *r = &bi->rsv[k];
+            if (!overlaps(m->base, m->size, r->base, r->size))
+                continue;
+            u64 lo = MAX(m->base, r->base);
+            u64 hi = MIN(m->base + m->size - 1, r->base + r->size - 1);
+            u64 cut = hi - lo + 1;
+            free = free > cut ? free - cut : 0;
+        }
+        avail += free;
+    }
+    if (need > avail) {
+        char a[32], b[32];
+        bh_format_size(a, sizeof(a), need);
+        bh_format_size(b, sizeof(b), avail);
+        verr(v, fdt_path(&cfg->fdt, "/partitions"), NULL,
+             "partitions and channels need %s of memory but the machine has only %s free "
+             "for them",
+             a, b);
+    }
+}
+
+/* ------------------------------------------------------------ guest space */
+
+struct guest_range {
+    u64 base, size;
+    int node;
+    const char *prop;
+};
+
+static void check_guest_space(struct vctx *v, u32 pi)
+{
+    struct config *cfg = v->cfg;
+    const struct cfg_partition *pt = &cfg->partitions[pi];
+    struct guest_range gr[CFG_MAX_REGIONS + CFG_MAX_MMIO + CFG_MAX_CHANNELS];
+    u32 n = 0;
+    char other[CFG_ERR_WHERE];
+
+    for (u32 j = 0; j < pt->nregions; j++)
+        gr[n++] = (struct guest_range){ pt->regions[j].guest, pt->regions[j].size,
+                                        pt->regions[j].node, "guest-address" };
+    for (u32 j = 0; j < pt->nmmio; j++)
+        gr[n++] = (struct guest_range){ pt->mmio[j].guest, pt->mmio[j].size, pt->mmio[j].node,
+                                        "guest-address" };
+    for (u32 c = 0; c < cfg->nchannels; c++) {
+        const struct cfg_channel *ch = &cfg->channels[c];
+        for (u32 m = 0; m < ch->nmembers; m++)
+            if (ch->members[m].partition == pi && ch->size)
+                gr[n++] = (struct guest_range){ ch->members[m].guest, ch->size,
+                                                ch->members[m].node, "guest-address" };
+    }
+    for (u32 i = 0; i < n; i++)
+        for (u32 j = 0; j < i; j++)
+            if (overlaps(gr[i].base, gr[i].size, gr[j].base, gr[j].size)) {
+                path_of(v, gr[j].node, other, sizeof(other));
+                verr(v, gr[i].node, gr[i].prop,
+                     "guest range %#llx-%#llx overlaps %s (guest %#llx-%#llx) in partition '%s'",
+                     (unsigned long long)gr[i].base, last(gr[i].base, gr[i].size), other,
+                     (unsigned long long)gr[j].base, last(gr[j].base, gr[j].size), pt->name);
+                break;
+            }
+}
+
+/* ------------------------------------------------------------ modules */
+
+static void check_module(struct vctx *v, const struct cfg_partition *pt, const char *prop,
+                         const char *name)
+{
+    const struct boot_info *bi = v->bi;
+    if (!name[0])
+        return;
+    u32 count = 0;
+    for (u32 i = 0; i < bi->nmod; i++)
+        count += strcmp(bi->mod[i].name, name) == 0;
+    if (count > 1) {
+        verr(v, pt->node, prop, "boot module '%s' is loaded %u times (module names must be unique)",
+             name, count);
+        return;
+    }
+    if (count == 1)
+        return;
+    char list[150];
+    size_t pos = 0;
+    list[0] = 0;
+    for (u32 i = 0; i < bi->nmod; i++) {
+        int w = bh_snprintf(list + pos, sizeof(list) - pos, "%s%s", i ? ", " : "", bi->mod[i].name);
+        if (w < 0 || (size_t)w >= sizeof(list) - pos)
+            break;
+        pos += (size_t)w;
+    }
+    verr(v, pt->node, prop, "no boot module named '%s' (%s%s)", name,
+         bi->nmod ? "loaded: " : "no modules loaded", list);
+}
+
+/* ------------------------------------------------------------ devices */
+
+static void check_devices(struct vctx *v, bool x86, bool arm64)
+{
+    struct config *cfg = v->cfg;
+    const struct boot_info *bi = v->bi;
+    char other[CFG_ERR_WHERE];
+
+    for (u32 i = 0; i < cfg->npartitions; i++) {
+        const struct cfg_partition *pt = &cfg->partitions[i];
+        for (u32 j = 0; j < pt->nmmio; j++) {
+            const struct cfg_mmio *m = &pt->mmio[j];
+            if (!check_host_clear(v, m->node, "address", m->host, m->size, "device range"))
+                continue;
+            if (touches_usable_ram(bi, m->host, m->size)) {
+                verr(v, m->node, "address",
+                     "device range %#llx-%#llx is RAM in the machine's memory map, not a device",
+                     (unsigned long long)m->host, last(m->host, m->size));
+                continue;
+            }
+            bool done = false;
+            for (u32 k = 0; k <= i && !done; k++) {
+                const struct cfg_partition *po = &cfg->partitions[k];
+                u32 upto = k == i ? j : po->nmmio;
+                for (u32 l = 0; l < upto && !done; l++) {
+                    const struct cfg_mmio *o = &po->mmio[l];
+                    if (!overlaps(m->host, m->size, o->host, o->size))
+                        continue;
+                    path_of(v, o->node, other, sizeof(other));
+                    if (k == i)
+                        verr(v, m->node, "address",
+                             "device range %#llx-%#llx overlaps %s in the same partition",
+                             (unsigned long long)m->host, last(m->host, m->size), other);
+                    else
+                        verr(v, m->node, "address",
+                             "device range %#llx-%#llx is already passed through to partition "
+                             "'%s' (%s)",
+                             (unsigned long long)m->host, last(m->host, m->size), po->name, other);
+                    done = true;
+                }
+            }
+        }
+
+        for (u32 j = 0; j < pt->nirqs; j++) {
+            u32 irq = pt->irqs[j];
+            if (x86 && irq > X86_MAX_GSI) {
+                verr(v, pt->node, "interrupts", "interrupt %u is not a valid x86_64 GSI (0-%u)",
+                     irq, X86_MAX_GSI);
+                continue;
+            }
+            if (arm64 && (irq < ARM64_SPI_FIRST || irq > ARM64_SPI_LAST)) {
+                verr(v, pt->node, "interrupts",
+                     "interrupt %u is not a shared peripheral interrupt (arm64 SPIs are %u-%u)",
+                     irq, ARM64_SPI_FIRST, ARM64_SPI_LAST);
+                continue;
+            }
+            for (u32 k = 0; k < i; k++) {
+                const struct cfg_partition *po = &cfg->partitions[k];
+                bool dup = false;
+                for (u32 l = 0; l < po->nirqs; l++)
+                    dup |= po->irqs[l] == irq;
+                if (dup) {
+                    verr(v, pt->node, "interrupts",
+                         "interrupt %u is already assigned to partition '%s'", irq, po->name);
+                    break;
+                }
+            }
+        }
+
+        if (pt->nports && !x86) {
+            verr(v, pt->node, "io-ports", "I/O ports exist only on x86_64 (this machine is %s)",
+                 bi->arch ? bi->arch : "unknown");
+            continue;
+        }
+        for (u32 j = 0; j < pt->nports; j++) {
+            const struct cfg_ports *p = &pt->ports[j];
+            for (u32 k = 0; k < i; k++) {
+                const struct cfg_partition *po = &cfg->partitions[k];
+                bool dup = false;
+                for (u32 l = 0; l < po->nports && !dup; l++)
+                    dup = overlaps(p->base, p->count, po->ports[l].base, po->ports[l].count);
+                if (dup) {
+                    verr(v, pt->node, "io-ports",
+                         "ports %#x-%#x are already assigned to partition '%s'", p->base,
+                         p->base + p->count - 1, po->name);
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------ validate */
+
+u32 cfg_validate(struct config *cfg, const struct boot_info *bi, struct cfg_errlist *el)
+{
+    struct vctx v = { cfg, bi, el, 0 };
+    int owner[CFG_MAX_CPUS];
+    const char *arch = bi->arch ? bi->arch : "";
+    bool x86 = strcmp(arch, "x86_64") == 0, arm64 = strcmp(arch, "arm64") == 0;
+
+    if (cfg->arch[0] && arch[0] && strcmp(cfg->arch, arch) != 0)
+        verr(&v, fdt_root(&cfg->fdt), "arch", "the configuration is for %s but this machine is %s",
+             cfg->arch, arch);
+
+    for (u32 i = 0; i < CFG_MAX_CPUS; i++)
+        owner[i] = -1;
+    for (u32 i = 0; i < cfg->npartitions; i++) {
+        struct cfg_partition *pt = &cfg->partitions[i];
+        for (u32 j = 0; j < pt->ncpus; j++) {
+            u32 c = pt->cpus[j];
+            if (c >= bi->ncpus) {
+                if (bi->ncpus)
+                    verr(&v, pt->node, "cpus",
+                         "CPU %u is not present (the machine has %u CPU%s: indexes 0-%u)", c,
+                         bi->ncpus, bi->ncpus == 1 ? "" : "s", bi->ncpus - 1);
+                else
+                    verr(&v, pt->node, "cpus", "CPU %u is not present (no CPUs are known)", c);
+            } else if (owner[c] >= 0) {
+                verr(&v, pt->node, "cpus", "CPU %u is already owned by partition '%s'", c,
+                     cfg->partitions[owner[c]].name);
+            } else {
+                owner[c] = (int)i;
+            }
+        }
+
+        if (pt->boot == CFG_BOOT_DEFAULT)
+            pt->boot = arm64 ? CFG_BOOT_LINUX_IMAGE : CFG_BOOT_MULTIBOOT;
+        if (x86 && pt->boot == CFG_BOOT_LINUX_IMAGE)
+            verr(&v, pt->node, "boot-protocol",
+                 "\"linux-image\" is the arm64 boot protocol (x86_64 partitions use "
+                 "\"multiboot\" or \"pvh\")");
+        if (arm64 && (pt->boot == CFG_BOOT_MULTIBOOT || pt->boot == CFG_BOOT_PVH))
+            verr(&v, pt->node, "boot-protocol",
+                 "\"%s\" is an x86_64 boot protocol (arm64 partitions use \"linux-image\")",
+                 cfg_boot_protocol_name(pt->boot));
+
+        check_module(&v, pt, "kernel", pt->kernel);
+        check_module(&v, pt, "ramdisk", pt->ramdisk);
+        if (pt->kernel[0] && strcmp(pt->kernel, pt->ramdisk) == 0)
+            verr(&v, pt->node, "ramdisk", "'%s' is also the kernel module", pt->ramdisk);
+        check_guest_space(&v, i);
+    }
+    check_devices(&v, x86, arm64);
+    check_fixed_memory(&v);
+    check_total_memory(&v);
+    return v.errors;
+}
+
+/* ------------------------------------------------------------ summary */
+
+void cfg_describe(const struct config *cfg, void (*emit)(void *ctx, const char *line), void *ctx)
+{
+    char line[CFG_CMDLINE_MAX + 64], sz[32];
+    size_t pos;
+#define ADD(...)                                                                          \
+    do {                                                                                  \
+        if (pos < sizeof(line)) {                                                         \
+            int w_ = bh_snprintf(line + pos, sizeof(line) - pos, __VA_ARGS__);           \
+            pos += w_ > 0 ? (size_t)w_ : 0;                                               \
+        }                                                                                 \
+    } while (0)
+
+    pos = 0;
+    ADD("%u partition%s, %u channel%s", cfg->npartitions, cfg->npartitions == 1 ? "" : "s",
+        cfg->nchannels, cfg->nchannels == 1 ? "" : "s");
+    emit(ctx, line);
+    for (u32 i = 0; i < cfg->npartitions; i++) {
+        const struct cfg_partition *pt = &cfg->partitions[i];
+        u64 total = 0;
+        for (u32 j = 0; j < pt->nregions; j++)
+            total += pt->regions[j].size;
+        bh_format_size(sz, sizeof(sz), total);
+        pos = 0;
+        ADD("partition %s: cpus ", pt->name);
+        for (u32 j = 0; j < pt->ncpus; j++)
+            ADD("%s%u", j ? "," : "", pt->cpus[j]);
+        ADD("; memory %s; kernel %s (%s)", sz, pt->kernel, cfg_boot_protocol_name(pt->boot));
+        if (pt->ramdisk[0])
+            ADD("; ramdisk %s", pt->ramdisk);
+        ADD("; console %s; on fault ", pt->console ? "on" : "off");
+        if (pt->fault == CFG_FAULT_RESTART)
+            ADD("restart (at most %u times)", pt->restart_limit);
+        else
+            ADD("halt");
+        emit(ctx, line);
+        if (pt->cmdline[0]) {
+            pos = 0;
+            ADD("  cmdline: %s", pt->cmdline);
+            emit(ctx, line);
+        }
+        for (u32 j = 0; j < pt->nregions; j++) {
+            const struct cfg_region *r = &pt->regions[j];
+            bh_format_size(sz, sizeof(sz), r->size);
+            pos = 0;
+            ADD("  memory: guest %#llx-%#llx (%s), host ", (unsigned long long)r->guest,
+                last(r->guest, r->size), sz);
+            if (r->fixed)
+                ADD("fixed at %#llx", (unsigned long long)r->host);
+            else
+                ADD("allocated at boot");
+            emit(ctx, line);
+        }
+        for (u32 j = 0; j < pt->nmmio; j++) {
+            const struct cfg_mmio *m = &pt->mmio[j];
+            pos = 0;
+            ADD("  mmio: host %#llx-%#llx at guest %#llx", (unsigned long long)m->host,
+                last(m->host, m->size), (unsigned long long)m->guest);
+            emit(ctx, line);
+        }
+        if (pt->nirqs) {
+            pos = 0;
+            ADD("  interrupts:");
+            for (u32 j = 0; j < pt->nirqs; j++)
+                ADD(" %u", pt->irqs[j]);
+            emit(ctx, line);
+        }
+        if (pt->nports) {
+            pos = 0;
+            ADD("  io-ports:");
+            for (u32 j = 0; j < pt->nports; j++)
+                ADD(" %#x-%#x", pt->ports[j].base, pt->ports[j].base + pt->ports[j].count - 1);
+            emit(ctx, line);
+        }
+    }
+    for (u32 i = 0; i < cfg->nchannels; i++) {
+        const struct cfg_channel *ch = &cfg->channels[i];
+        bh_format_size(sz, sizeof(sz), ch->size);
+        pos = 0;
+        ADD("channel %s: %s, host ", ch->name, sz);
+        if (ch->fixed)
+            ADD("fixed at %#llx", (unsigned long long)ch->host);
+        else
+            ADD("allocated at boot");
+        ADD("; members:");
+        for (u32 m = 0; m < ch->nmembers; m++) {
+            const struct cfg_member *mb = &ch->members[m];
+            ADD(" %s@%#llx(%s)", cfg->partitions[mb->partition].name,
+                (unsigned long long)mb->guest, mb->access == CFG_ACCESS_RW ? "rw" : "r");
+        }
+        emit(ctx, line);
+    }
+#undef ADD
+}
