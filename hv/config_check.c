@@ -381,10 +381,13 @@ u32 cfg_validate(struct config *cfg, const struct boot_info *bi, struct cfg_errl
         for (u32 j = 0; j < pt->ncpus; j++) {
             u32 c = pt->cpus[j];
             if (c >= bi->ncpus) {
-                if (bi->ncpus)
+                if (bi->ncpus == 1)
                     verr(&v, pt->node, "cpus",
-                         "CPU %u is not present (the machine has %u CPU%s: indexes 0-%u)", c,
-                         bi->ncpus, bi->ncpus == 1 ? "" : "s", bi->ncpus - 1);
+                         "CPU %u is not present (the machine has 1 CPU: index 0)", c);
+                else if (bi->ncpus)
+                    verr(&v, pt->node, "cpus",
+                         "CPU %u is not present (the machine has %u CPUs: indexes 0-%u)", c,
+                         bi->ncpus, bi->ncpus - 1);
                 else
                     verr(&v, pt->node, "cpus", "CPU %u is not present (no CPUs are known)", c);
             } else if (owner[c] >= 0) {

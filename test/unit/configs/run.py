@@ -96,6 +96,52 @@ def main():
             problems.append("no partition summary printed")
         result(name, problems, out)
 
+    # Command-line behaviour: exit status 2 for usage errors, .dtb input, modules from files.
+    tmp = os.path.join(os.path.dirname(tool), "config-cli")
+    os.makedirs(tmp, exist_ok=True)
+    demo = "guests/configs/x86_64-demo2.dts"
+    dtb = os.path.join(tmp, "demo2.dtb")
+    subprocess.run(["dtc", "-q", "-I", "dts", "-O", "dtb", "-o", dtb, demo], cwd=ROOT, check=True)
+    big = os.path.join(tmp, "big.bin")
+    with open(big, "wb") as fh:
+        fh.write(b"\0" * 20000)
+    cli = [
+        ("no-args", [], 2, "usage: bulkhead-config check"),
+        ("help", ["--help"], 0, "usage: bulkhead-config check"),
+        ("no-file", ["check"], 2, "no configuration file given"),
+        ("unknown-option", ["check", demo, "--colour"], 2, "unknown option '--colour'"),
+        ("bad-arch", ["check", demo, "--arch", "mips"], 2, "--arch must be x86_64 or arm64"),
+        ("bad-cpus", ["check", demo, "--cpus", "0"], 2, "--cpus needs a number"),
+        ("bad-memory", ["check", demo, "--memory", "lots"], 2, "--memory needs a size"),
+        ("missing-value", ["check", demo, "--cpus"], 2, "--cpus needs a value"),
+        ("missing-file", ["check", "no/such.dtb"], 2, "no/such.dtb: No such file"),
+        ("module-file-missing", ["check", demo, "--module", "hello=no/such"], 2, "no/such"),
+        ("dtb-input", ["check", dtb, "--cpus", "2"], 0, "partition heartbeat: cpus 1;"),
+        ("dts-summary", ["check", demo, "--cpus", "2"], 0,
+         "channel ping: 4 KiB, host allocated at boot; members: hello@0x2000000(rw) heartbeat@0x2000000(r)"),
+        ("modules-from-files", ["check", demo, "--cpus", "2", "--module", "hello=" + big,
+                                "--module", "heartbeat=" + big], 0, "modules: hello heartbeat\n"),
+        ("module-not-given", ["check", demo, "--cpus", "2", "--module", "hello=" + big], 1,
+         "config: /partitions/heartbeat: kernel: no boot module named 'heartbeat' (loaded: hello)"),
+        ("too-few-cpus", ["check", demo, "--cpus", "1"], 1,
+         "config: /partitions/heartbeat: cpus: CPU 1 is not present (the machine has 1 CPU: index 0)"),
+        ("quiet-valid", ["check", demo, "--cpus", "2", "-q"], 0, ""),
+        ("max-errors", ["check", "test/unit/configs/many-errors.dts", "--max-errors", "2"], 1,
+         "config: ... and 4 more errors not shown"),
+    ]
+    for name, args, want_rc, want in cli:
+        p = subprocess.run([tool] + args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=60)
+        out = p.stdout.decode(errors="replace")
+        problems = []
+        if p.returncode != want_rc:
+            problems.append(f"exit status {p.returncode}, expected {want_rc}")
+        if want and want not in out:
+            problems.append(f"missing: {want!r}")
+        if name == "quiet-valid" and out.strip():
+            problems.append("printed output with -q on a valid config")
+        result("cli." + name, problems, out)
+
     print(f"{passed} passed, {failed} failed")
     return 1 if failed or passed == 0 else 0
 
