@@ -3,6 +3,7 @@
  * and end as the command line says when nothing is left to run. */
 #include "hv.h"
 #include "arch.h"
+#include "config.h"
 #include "console.h"
 #include "format.h"
 #include "smp.h"
@@ -129,6 +130,7 @@ void hv_main(struct boot_info *bi)
     arch_start_secondaries(bi);
 
     banner(bi);
+    config_boot(bi); /* stops the boot when the configuration has errors */
 
     hv_end("nothing left to run");
 }
