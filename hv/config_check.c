@@ -104,6 +104,16 @@ static bool check_host_clear(struct vctx *v, int node, const char *prop, u64 bas
         const struct mem_range *r = &bi->rsv[i];
         if (rsv_is_module(bi, r) || !overlaps(base, size, r->base, r->size))
             continue;
+        /* A range holding modules (the arm64 initrd): a module it holds that
+         * overlaps was reported above. */
+        bool reported = false;
+        for (u32 k = 0; k < bi->nmod && !reported; k++) {
+            const struct boot_module *m = &bi->mod[k];
+            reported = overlaps(base, size, m->base, m->size) && m->base >= r->base &&
+                       m->base - r->base <= r->size && m->size <= r->size - (m->base - r->base);
+        }
+        if (reported)
+            continue;
         verr(v, node, prop, "%s %#llx-%#llx overlaps %s at %#llx-%#llx", what,
              (unsigned long long)base, last(base, size), r->what ? r->what : "a reserved range",
              (unsigned long long)r->base, last(r->base, r->size));
