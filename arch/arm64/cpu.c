@@ -1,0 +1,327 @@
+/* arm64 implementation of the arch hooks: console, CPU identity, idle and
+ * halt, delays on the generic timer, PSCI power-off, secondary CPU bring-up
+ * and the exception report. */
+#include "arm64.h"
+#include "psci.h"
+#include "../../boot/arm64/dt.h"
+#include "../../drivers/pl011.h"
+#include "../../hv/arch.h"
+#include "../../hv/console.h"
+#include "../../hv/format.h"
+#include "../../hv/hv.h"
+#include "../../hv/smp.h"
+#include "../../hv/string.h"
+#include "../../mm/frame.h"
+
+extern struct dt_platform arm64_plat;
+extern uintptr_t arm64_uart;
+extern const struct boot_info *arm64_bi;
+extern char secondary_entry[];
+void arm64_halt_loop(void) __noreturn;
+
+/* Stack tops for the secondary CPUs, read by the entry code. */
+u64 arm64_cpu_stack[MAX_CPUS];
+
+void arch_cpu_relax(void)
+{
+    __asm__ volatile("yield" ::: "memory");
+}
+
+unsigned arch_cpu_index(void)
+{
+    struct percpu *pc = (struct percpu *)sysreg_read(tpidr_el2);
+    return pc ? pc->index : 0;
+}
+
+void arch_halt_cpu(void)
+{
+    arm64_halt_loop();
+}
+
+void arch_idle_forever(void)
+{
+    arm64_halt_loop();
+}
+
+void arch_console_putc(char c)
+{
+    if (arm64_uart)
+        pl011_putc(arm64_uart, c);
+}
+
+static u64 timer_freq(void)
+{
+    u64 f = sysreg_read(cntfrq_el0) & 0xffffffffULL;
+    return f ? f : 62500000; /* QEMU's frequency if firmware left it unset */
+}
+
+static u64 timer_now(void)
+{
+    isb();
+    return sysreg_read(cntpct_el0);
+}
+
+void arch_udelay(u64 us)
+{
+    u64 f = timer_freq();
+    u64 ticks = us / 1000000 * f + (us % 1000000) * f / 1000000;
+    u64 start = timer_now();
+    while (timer_now() - start < ticks)
+        arch_cpu_relax();
+}
+
+void arch_poweroff(void)
+{
+    if (psci_conduit() == PSCI_NONE)
+        return;
+    s64 r = psci_call(PSCI_SYSTEM_OFF, 0, 0, 0);
+    printk("bulkhead: PSCI SYSTEM_OFF returned %lld (%s)\n", (long long)r, psci_strerror(r));
+}
+
+static u32 psci_version;
+
+bool arch_platform_init(struct boot_info *bi, char *err, size_t errlen)
+{
+    if (arm64_plat.psci == PSCI_HVC) {
+        bh_snprintf(err, errlen,
+                    "the device tree's PSCI node uses method \"hvc\", but Bulkhead itself runs "
+                    "at EL2: PSCI firmware must be reached with \"smc\"");
+        return false;
+    }
+    s64 v = psci_call(PSCI_VERSION, 0, 0, 0);
+    psci_version = v < 0 ? 0 : (u32)v;
+    return true;
+}
+
+static bool cpu_uses_psci(u64 mpidr)
+{
+    for (u32 i = 0; i < arm64_plat.ncpus; i++)
+        if (arm64_plat.cpu_mpidr[i] == mpidr)
+            return arm64_plat.cpu_psci[i];
+    return false;
+}
+
+static void clean_dcache(const void *p, size_t n)
+{
+    u64 line = 4ULL << ((sysreg_read(ctr_el0) >> 16) & 0xf);
+    u64 a = ALIGN_DOWN((u64)(uintptr_t)p, line);
+    for (; a < (u64)(uintptr_t)p + n; a += line)
+        __asm__ volatile("dc cvac, %0" ::"r"(a) : "memory");
+    dsb(sy);
+}
+
+#define CPU_ON_TIMEOUT_MS 2000
+
+void arch_start_secondaries(struct boot_info *bi)
+{
+    u64 entry = hv_virt_to_phys(secondary_entry);
+    /* The entry code reads these with the MMU off. */
+    clean_dcache(&arm64_mmu, sizeof(arm64_mmu));
+    for (u32 i = 1; i < bi->ncpus; i++) {
+        struct percpu *pc = &percpu[i];
+        if (!cpu_uses_psci(pc->hwid)) {
+            printk("cpu %u (hwid %#llx): not started: its enable-method is not \"psci\"\n", i,
+                   (unsigned long long)pc->hwid);
+            continue;
+        }
+        u64 stack = frame_alloc(CPU_STACK_SIZE / PAGE_SIZE);
+        if (!stack) {
+            printk("cpu %u (hwid %#llx): not started: no memory for its stack\n", i,
+                   (unsigned long long)pc->hwid);
+            continue;
+        }
+        pc->stack_top = stack + CPU_STACK_SIZE;
+        arm64_cpu_stack[i] = pc->stack_top;
+        dsb(ish);
+        s64 r = psci_call(PSCI_CPU_ON_64, pc->hwid, entry, i);
+        if (r != PSCI_SUCCESS) {
+            printk("cpu %u (hwid %#llx): PSCI CPU_ON failed: %lld (%s); going on without it\n",
+                   i, (unsigned long long)pc->hwid, (long long)r, psci_strerror(r));
+            frame_free(stack, CPU_STACK_SIZE / PAGE_SIZE);
+            continue;
+        }
+        u64 f = timer_freq(), start = timer_now();
+        u64 limit = f / 1000 * CPU_ON_TIMEOUT_MS;
+        while (!__atomic_load_n(&pc->online, __ATOMIC_ACQUIRE) && timer_now() - start < limit)
+            arch_cpu_relax();
+        if (!__atomic_load_n(&pc->online, __ATOMIC_ACQUIRE))
+            printk("cpu %u (hwid %#llx): started by PSCI but did not come online within %u ms; "
+                   "going on without it\n",
+                   i, (unsigned long long)pc->hwid, CPU_ON_TIMEOUT_MS);
+    }
+}
+
+/* C entry of a secondary CPU: MMU on, on its own stack. */
+void arm64_secondary_main(u64 index);
+void arm64_secondary_main(u64 index)
+{
+    if (index >= MAX_CPUS || index >= cpus_known)
+        arm64_halt_loop();
+    sysreg_write(tpidr_el2, &percpu[index]);
+    isb();
+    u64 mpidr = sysreg_read(mpidr_el1) & 0xff00ffffffULL;
+    if (mpidr != percpu[index].hwid) {
+        printk("cpu %llu: started with MPIDR %#llx but the device tree says %#llx; stopping it\n",
+               (unsigned long long)index, (unsigned long long)mpidr,
+               (unsigned long long)percpu[index].hwid);
+        arm64_halt_loop();
+    }
+    hv_secondary_main((u32)index);
+}
+
+static const char *implementer_name(u32 imp)
+{
+    switch (imp) {
+    case 0x41: return "Arm";
+    case 0x42: return "Broadcom";
+    case 0x43: return "Cavium";
+    case 0x46: return "Fujitsu";
+    case 0x48: return "HiSilicon";
+    case 0x4e: return "NVIDIA";
+    case 0x51: return "Qualcomm";
+    case 0x61: return "Apple";
+    case 0xc0: return "Ampere";
+    default: return NULL;
+    }
+}
+
+static const char *arm_part_name(u32 part)
+{
+    switch (part) {
+    case 0xd03: return "Cortex-A53";
+    case 0xd04: return "Cortex-A35";
+    case 0xd05: return "Cortex-A55";
+    case 0xd07: return "Cortex-A57";
+    case 0xd08: return "Cortex-A72";
+    case 0xd09: return "Cortex-A73";
+    case 0xd0a: return "Cortex-A75";
+    case 0xd0b: return "Cortex-A76";
+    case 0xd0c: return "Neoverse-N1";
+    case 0xd40: return "Neoverse-V1";
+    case 0xd41: return "Cortex-A78";
+    case 0xd49: return "Neoverse-N2";
+    default: return NULL;
+    }
+}
+
+void arch_cpu_model(char *buf, size_t size)
+{
+    u64 midr = sysreg_read(midr_el1);
+    u32 imp = (midr >> 24) & 0xff, var = (midr >> 20) & 0xf, part = (midr >> 4) & 0xfff,
+        rev = midr & 0xf;
+    const char *in = implementer_name(imp);
+    const char *pn = imp == 0x41 ? arm_part_name(part) : NULL;
+    char ibuf[24], pbuf[24];
+    if (!in && imp == 0)
+        in = "implementer 0 (software-defined: QEMU)";
+    if (!in) {
+        bh_snprintf(ibuf, sizeof(ibuf), "implementer %#x", imp);
+        in = ibuf;
+    }
+    if (!pn) {
+        bh_snprintf(pbuf, sizeof(pbuf), "part %#x", part);
+        pn = pbuf;
+    }
+    bh_snprintf(buf, size, "%s %s r%up%u (MIDR_EL1 %#llx)", in, pn, var, rev,
+                (unsigned long long)midr);
+}
+
+static u32 gic_arch_rev(void)
+{
+    if (!arm64_plat.have_gic)
+        return 0;
+    volatile u32 *pidr2 = (volatile u32 *)(uintptr_t)(arm64_plat.gicd_base + 0xffe8);
+    return (*pidr2 >> 4) & 0xf;
+}
+
+void arch_virt_features(char *buf, size_t size)
+{
+    u64 hcr = sysreg_read(hcr_el2);
+    u64 mmfr0 = sysreg_read(id_aa64mmfr0_el1), mmfr1 = sysreg_read(id_aa64mmfr1_el1);
+    u64 el = (sysreg_read(CurrentEL) >> 2) & 3;
+    static const u32 pa_bits[] = { 32, 36, 40, 42, 44, 48, 52 };
+    u32 pr = mmfr0 & 0xf;
+    u32 rev = gic_arch_rev();
+    char gic[16];
+    if (rev >= 3)
+        bh_snprintf(gic, sizeof(gic), "GICv%u", rev);
+    else
+        bh_snprintf(gic, sizeof(gic), "GIC(rev %u?)", rev);
+    bh_snprintf(buf, size, "EL%llu %s (HCR_EL2.E2H=%llu) %s PSCI-%s v%u.%u VMID%u PA%u timer %llu Hz",
+                (unsigned long long)el, (hcr >> HCR_E2H_SHIFT) & 1 ? "VHE" : "no-VHE",
+                (unsigned long long)((hcr >> HCR_E2H_SHIFT) & 1), gic,
+                dt_conduit_name(arm64_plat.psci), psci_version >> 16, psci_version & 0xffff,
+                ((mmfr1 >> 4) & 0xf) == 2 ? 16 : 8, pr < ARRAY_SIZE(pa_bits) ? pa_bits[pr] : 0,
+                (unsigned long long)timer_freq());
+}
+
+/* ------------------------------------------------------------ exceptions */
+
+struct exc_regs {
+    u64 x[31];
+    u64 sp;
+};
+
+static const char *ec_name(u32 ec)
+{
+    switch (ec) {
+    case 0x00: return "unknown reason";
+    case 0x01: return "WFI/WFE";
+    case 0x0e: return "illegal execution state";
+    case 0x15: return "SVC";
+    case 0x16: return "HVC";
+    case 0x17: return "SMC";
+    case 0x18: return "system register access";
+    case 0x20: return "instruction abort from a lower EL";
+    case 0x21: return "instruction abort";
+    case 0x22: return "PC alignment fault";
+    case 0x24: return "data abort from a lower EL";
+    case 0x25: return "data abort";
+    case 0x26: return "SP alignment fault";
+    case 0x2f: return "SError";
+    case 0x3c: return "BRK";
+    default: return "other";
+    }
+}
+
+bool arm64_poweroff_on_error(void);
+
+void arm64_exception(struct exc_regs *r, u64 vec);
+void arm64_exception(struct exc_regs *r, u64 vec)
+{
+    static const char *const kinds[] = { "synchronous", "IRQ", "FIQ", "SError" };
+    static const char *const origins[] = { "current EL with SP_EL0", "current EL with SP_ELx",
+                                           "lower EL (AArch64)", "lower EL (AArch32)" };
+    u64 esr = sysreg_read(esr_el2), far = sysreg_read(far_el2), elr = sysreg_read(elr_el2),
+        spsr = sysreg_read(spsr_el2);
+    u32 ec = (u32)(esr >> 26) & 0x3f;
+    unsigned cpu = arch_cpu_index();
+    printk("EXCEPTION on cpu %u: %s from %s: %s (EC %#x)\n"
+           "  ESR_EL2 %#018llx  FAR_EL2 %#018llx\n"
+           "  ELR_EL2 %#018llx  SPSR_EL2 %#018llx\n",
+           cpu, kinds[vec & 3], origins[(vec >> 2) & 3], ec_name(ec), ec,
+           (unsigned long long)esr, (unsigned long long)far, (unsigned long long)elr,
+           (unsigned long long)spsr);
+    char line[160];
+    for (int i = 0; i < 31; i += 4) {
+        int n = 0;
+        for (int j = i; j < i + 4 && j < 31; j++)
+            n += bh_snprintf(line + n, sizeof(line) - (size_t)n, "%sx%-2d %016llx",
+                             j == i ? "  " : "  ", j, (unsigned long long)r->x[j]);
+        if (i + 4 > 31)
+            bh_snprintf(line + n, sizeof(line) - (size_t)n, "  sp  %016llx",
+                        (unsigned long long)r->sp);
+        printk("%s\n", line);
+    }
+    if (cpu == 0) {
+        printk("bulkhead: the boot cpu stopped on an exception\n");
+        if (arm64_poweroff_on_error()) {
+            printk("bulkhead: powering off\n");
+            arch_poweroff();
+        }
+        printk("bulkhead: halted\n");
+    } else {
+        printk("cpu %u: stopped\n", cpu);
+    }
+    arm64_halt_loop();
+}

@@ -1,0 +1,149 @@
+/* The arm64 boot path after the MMU is on: read the platform device tree,
+ * bring up the console, map memory and devices, collect the boot modules,
+ * fill boot_info and hand over to the core. */
+#include "dt.h"
+#include "../../arch/arm64/arm64.h"
+#include "../../arch/arm64/psci.h"
+#include "../../drivers/pl011.h"
+#include "../../hv/arch.h"
+#include "../../hv/console.h"
+#include "../../hv/format.h"
+#include "../../hv/hv.h"
+#include "../../hv/string.h"
+
+#define FALLBACK_UART 0x09000000ULL /* QEMU virt, used only if the DTB cannot be read */
+
+struct dt_platform arm64_plat;
+uintptr_t arm64_uart;
+const struct boot_info *arm64_bi;
+static struct boot_info bi;
+static struct fdt fdt;
+
+void arm64_boot_main(u64 dtb_pa, u64 image_pa);
+bool arm64_poweroff_on_error(void);
+
+static void console_at(u64 base, u64 size)
+{
+    if (!arm64_map_identity(base, size ? size : PAGE_SIZE, PT_DEVICE))
+        return;
+    pl011_init((uintptr_t)base);
+    arm64_uart = (uintptr_t)base;
+}
+
+/* on_error=, else on_idle=, decides (as hv_stop_boot does once the core runs). */
+bool arm64_poweroff_on_error(void)
+{
+    char v[16];
+    if (bi_cmdline_get(bi.cmdline, "on_error", v, sizeof(v)))
+        return strcmp(v, "poweroff") == 0;
+    return bi_cmdline_get(bi.cmdline, "on_idle", v, sizeof(v)) && strcmp(v, "poweroff") == 0;
+}
+
+/* Stop before the core runs (the core's hv_stop_boot does not know the
+ * command line yet). Same message shape as hv_stop_boot. */
+static __noreturn __printf(1, 2) void stop(const char *fmt, ...)
+{
+    char msg[CONSOLE_LINE_MAX - 32];
+    va_list ap;
+    va_start(ap, fmt);
+    bh_vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    printk("bulkhead: boot stopped: %s\n", msg);
+    if (arm64_poweroff_on_error()) {
+        printk("bulkhead: powering off\n");
+        if (psci_conduit() == PSCI_SMC)
+            psci_call(PSCI_SYSTEM_OFF, 0, 0, 0);
+        printk("bulkhead: power-off failed; halting\n");
+    } else {
+        printk("bulkhead: halted\n");
+    }
+    arch_halt_cpu();
+}
+
+static bool map_ram(u64 image_pa, u64 image_end)
+{
+    for (u32 i = 0; i < bi.nmem; i++) {
+        u64 b = ALIGN_UP(bi.mem[i].base, PAGE_SIZE);
+        u64 e = ALIGN_DOWN(bi.mem[i].base + bi.mem[i].size, PAGE_SIZE);
+        if (e <= b)
+            continue;
+        /* Leave the image out: it is reached only through its own mapping. */
+        if (image_pa < e && b < image_end) {
+            if (b < image_pa && !arm64_map_identity(b, image_pa - b, PT_RW))
+                return false;
+            if (image_end < e && !arm64_map_identity(image_end, e - image_end, PT_RW))
+                return false;
+        } else if (!arm64_map_identity(b, e - b, PT_RW)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void arm64_boot_main(u64 dtb_pa, u64 image_pa)
+{
+    char err[256];
+    u64 image_end = image_pa + arm64_image_size;
+    arm64_bi = &bi;
+    bi.arch = "arm64";
+    bi.loader = "linux-arm64";
+    bi.platform_dtb = dtb_pa;
+    bi_add_reserved(&bi, image_pa, arm64_image_size, "hypervisor");
+
+    if (!dtb_pa || !arm64_dtb_mapped) {
+        console_at(FALLBACK_UART, PAGE_SIZE);
+        stop("no usable device tree address in x0 (%#llx): the boot loader must pass the "
+             "platform DTB (8-byte aligned, outside the image)", (unsigned long long)dtb_pa);
+    }
+    int e = fdt_open(&fdt, (const void *)(uintptr_t)dtb_pa, arm64_dtb_mapped);
+    if (e) {
+        console_at(FALLBACK_UART, PAGE_SIZE);
+        stop("the device tree at %#llx passed in x0 is malformed: %s", (unsigned long long)dtb_pa,
+             fdt_strerror(e));
+    }
+    bi.platform_dtb_size = fdt.totalsize;
+
+    u64 mpidr = sysreg_read(mpidr_el1) & 0xff00ffffffULL;
+    bool ok = dt_parse_platform(&fdt, dtb_pa, mpidr, &arm64_plat, &bi, err, sizeof(err));
+    if (arm64_plat.have_uart)
+        console_at(arm64_plat.uart_base, arm64_plat.uart_size);
+    else
+        console_at(FALLBACK_UART, PAGE_SIZE);
+    psci_set_conduit(arm64_plat.psci);
+    if (!ok)
+        stop("%s", err);
+    if (!arm64_plat.have_uart)
+        printk("bulkhead: no arm,pl011 UART in the device tree; using %#llx\n", FALLBACK_UART);
+
+    if (!map_ram(image_pa, image_end))
+        stop("out of page-table memory while mapping RAM");
+    bool dev_ok = arm64_map_identity(arm64_plat.gicd_base, arm64_plat.gicd_size, PT_DEVICE);
+    for (u32 i = 0; i < arm64_plat.ngicr; i++)
+        dev_ok = dev_ok &&
+                 arm64_map_identity(arm64_plat.gicr_base[i], arm64_plat.gicr_size[i], PT_DEVICE);
+    if (!dev_ok)
+        stop("out of page-table memory while mapping the GIC");
+
+    if (!dt_collect_modules(&fdt, &arm64_plat, (const void *)(uintptr_t)arm64_plat.initrd_start,
+                            &bi, err, sizeof(err)))
+        stop("%s", err);
+
+    const char *sel = NULL;
+    char v[16];
+    if (bi_cmdline_get(bi.cmdline, "arm64_selftest", v, sizeof(v)))
+        sel = v;
+    if (sel && strcmp(sel, "fault") == 0) {
+        static volatile uintptr_t unmapped = 0x10;
+        printk("bulkhead: self-test: reading unmapped address %#lx\n", (unsigned long)unmapped);
+        (void)*(volatile u64 *)unmapped;
+    } else if (sel && strcmp(sel, "wx") == 0) {
+        extern char __text_start[];
+        printk("bulkhead: self-test: writing to hypervisor text\n");
+        *(volatile u32 *)(uintptr_t)(__text_start + 64) = 0xd503201f;
+    } else if (sel && strcmp(sel, "nx") == 0) {
+        static u32 data_code[2] = { 0xd65f03c0, 0 }; /* ret */
+        printk("bulkhead: self-test: executing from hypervisor data\n");
+        ((void (*)(void))(uintptr_t)data_code)();
+    }
+    hv_main(&bi);
+}
