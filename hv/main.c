@@ -43,6 +43,11 @@ static __noreturn void finish(enum end_action a)
     arch_halt_cpu();
 }
 
+void hv_set_boot_info(struct boot_info *bi)
+{
+    boot = bi;
+}
+
 void hv_end(const char *why)
 {
     printk("bulkhead: %s\n", why);

@@ -22,6 +22,9 @@ static u64 rsdp_phys;
 static u8 rsdp_buf[36];
 static u32 rsdp_len;
 
+static struct boot_info *acpi_bi;
+static bool fadt_parsed;
+
 static struct {
     bool ok;
     u16 pm1a_cnt, pm1b_cnt;
@@ -56,6 +59,7 @@ static bool rsdp_valid(const u8 *p)
 /* Must run while low memory is still mapped (before x86_paging_init). */
 void x86_acpi_find_rsdp(struct boot_info *bi)
 {
+    acpi_bi = bi;
     if (bi->acpi_rsdp_len && rsdp_valid(bi->acpi_rsdp_copy)) {
         memcpy(rsdp_buf, bi->acpi_rsdp_copy, bi->acpi_rsdp_len);
         rsdp_len = bi->acpi_rsdp_len;
@@ -201,6 +205,7 @@ static u32 aml_int(const u8 *p, const u8 *end, u16 *out)
 
 static void parse_fadt(void)
 {
+    fadt_parsed = true;
     const struct sdt_hdr *f = find_table("FACP");
     if (!f || f->len < 116) {
         printk("acpi: no usable FADT; power-off falls back to halt\n");
@@ -275,8 +280,19 @@ u64 x86_lapic_base(void)
     return lapic_phys;
 }
 
+void x86_acpi_early(struct boot_info *bi)
+{
+    acpi_bi = bi;
+}
+
 void x86_acpi_poweroff(void)
 {
+    /* Boot may stop before the platform was set up: read the FADT now. */
+    if (!fadt_parsed && acpi_bi) {
+        if (!rsdp_len)
+            x86_acpi_find_rsdp(acpi_bi);
+        parse_fadt();
+    }
     if (!s5.ok)
         return;
     if (!(inw(s5.pm1a_cnt) & 1) && s5.smi_cmd && s5.acpi_enable) {

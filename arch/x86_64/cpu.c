@@ -221,15 +221,16 @@ void x86_boot_main(u32 magic, u32 info_phys)
                magic, MB2_BOOTLOADER_MAGIC);
         arch_halt_cpu();
     }
+    x86_acpi_early(&bi);
     bi.arch = "x86_64";
     bi.loader = "multiboot2";
     bi_add_reserved(&bi, (u64)(uintptr_t)__image_start,
                     (u64)(__image_end - __image_start), "hypervisor image");
     if (!mb2_parse((const void *)(uintptr_t)info_phys, MB2_INFO_MAX, info_phys, &bi, err,
                    sizeof(err))) {
-        bi.cmdline[0] = 0; /* do not trust options from a broken block */
-        printk("bulkhead: boot stopped: %s\n", err);
-        arch_halt_cpu();
+        /* Options from tags that passed their own checks still apply (on_error=). */
+        hv_set_boot_info(&bi);
+        hv_stop_boot("%s", err);
     }
     hv_main(&bi);
 }

@@ -75,6 +75,7 @@ u64 x86_lapic_base(void);
 u32 x86_bsp_apic_id(void);
 void x86_set_percpu(u32 index);
 void x86_acpi_find_rsdp(struct boot_info *bi);
+void x86_acpi_early(struct boot_info *bi);
 void arch_udelay(u64 us);
 
 #endif
