@@ -148,10 +148,14 @@ void epoch_synchronize(struct epoch_domain *d)
         if (i == self)
             continue;
         struct epoch_cpu *c = &d->cpu[i];
-        u32 spins = 0;
+        u32 spins = 0, wait = d->kick_after;
         while (!cpu_passed(c, target)) {
-            if (++spins >= d->kick_after) {
+            if (++spins >= wait) {
+                /* IPI, then back off: a CPU stuck with interrupts off
+                 * should not be flooded. */
                 spins = 0;
+                if (wait < EPOCH_KICK_BACKOFF_MAX)
+                    wait *= 2;
                 __atomic_fetch_add(&c->kicks, 1, __ATOMIC_RELAXED);
                 if (d->ops && d->ops->kick)
                     d->ops->kick(d->ctx, i);

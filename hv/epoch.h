@@ -66,6 +66,8 @@ struct epoch_domain {
 
 /* Spins of the wait loop before a straggler gets an IPI (and between IPIs). */
 #define EPOCH_KICK_AFTER_DEFAULT 64
+/* The wait doubles after each IPI up to this many spins. */
+#define EPOCH_KICK_BACKOFF_MAX 65536
 
 void epoch_init(struct epoch_domain *d, u32 nr_cpus, const struct epoch_ops *ops, void *ctx);
 
