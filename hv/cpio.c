@@ -185,7 +185,7 @@ int cpio_add_modules(struct boot_info *bi, u64 base_pa, const void *buf, u64 len
         added++;
     }
     if (r != CPIO_END) {
-        bh_snprintf(err, errlen, "initrd is not a valid cpio (newc) archive: %s (entry at offset %llu)",
+        bh_snprintf(err, errlen, "not a valid cpio (newc) archive: %s (entry at offset %llu)",
                     cpio_strerror(r), (unsigned long long)it.off);
         return -1;
     }

@@ -19,5 +19,10 @@ endif
 $(BUILD)/boot/arm64/early.c.o $(BUILD)/arch/arm64/mmu.c.o $(BUILD)/hv/fdt.c.o \
 	$(BUILD)/drivers/pl011.c.o: CFLAGS += $(EARLY_FLAGS)
 
+# bulkhead-offset.bin is the same image with text_offset = 0x3200000 in its
+# header, so the loader puts it 50 MiB higher: the arm64-load-offset scenario
+# boots it to show the image runs wherever it is loaded.
 $(BUILD)/bulkhead.bin: $(BUILD)/bulkhead.elf
 	$(OBJCOPY) -O binary $< $@
+	cp $@ $(BUILD)/bulkhead-offset.bin
+	printf '\000\000\040\003' | dd of=$(BUILD)/bulkhead-offset.bin bs=1 seek=8 conv=notrunc status=none

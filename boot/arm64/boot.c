@@ -39,27 +39,6 @@ bool arm64_poweroff_on_error(void)
     return bi_cmdline_get(bi.cmdline, "on_idle", v, sizeof(v)) && strcmp(v, "poweroff") == 0;
 }
 
-/* Stop before the core runs (the core's hv_stop_boot does not know the
- * command line yet). Same message shape as hv_stop_boot. */
-static __noreturn __printf(1, 2) void stop(const char *fmt, ...)
-{
-    char msg[CONSOLE_LINE_MAX - 32];
-    va_list ap;
-    va_start(ap, fmt);
-    bh_vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    printk("bulkhead: boot stopped: %s\n", msg);
-    if (arm64_poweroff_on_error()) {
-        printk("bulkhead: powering off\n");
-        if (psci_conduit() == PSCI_SMC)
-            psci_call(PSCI_SYSTEM_OFF, 0, 0, 0);
-        printk("bulkhead: power-off failed; halting\n");
-    } else {
-        printk("bulkhead: halted\n");
-    }
-    arch_halt_cpu();
-}
-
 static bool map_ram(u64 image_pa, u64 image_end)
 {
     for (u32 i = 0; i < bi.nmem; i++) {
@@ -89,16 +68,19 @@ void arm64_boot_main(u64 dtb_pa, u64 image_pa)
     bi.loader = "linux-arm64";
     bi.platform_dtb = dtb_pa;
     bi_add_reserved(&bi, image_pa, arm64_image_size, "hypervisor");
+    /* hv_stop_boot follows on_error=/on_idle= from the command line as soon
+     * as /chosen has been read. */
+    hv_set_boot_info(&bi);
 
     if (!dtb_pa || !arm64_dtb_mapped) {
         console_at(FALLBACK_UART, PAGE_SIZE);
-        stop("no usable device tree address in x0 (%#llx): the boot loader must pass the "
+        hv_stop_boot("no usable device tree address in x0 (%#llx): the boot loader must pass the "
              "platform DTB (8-byte aligned, outside the image)", (unsigned long long)dtb_pa);
     }
     int e = fdt_open(&fdt, (const void *)(uintptr_t)dtb_pa, arm64_dtb_mapped);
     if (e) {
         console_at(FALLBACK_UART, PAGE_SIZE);
-        stop("the device tree at %#llx passed in x0 is malformed: %s", (unsigned long long)dtb_pa,
+        hv_stop_boot("the device tree at %#llx passed in x0 is malformed: %s", (unsigned long long)dtb_pa,
              fdt_strerror(e));
     }
     bi.platform_dtb_size = fdt.totalsize;
@@ -111,23 +93,26 @@ void arm64_boot_main(u64 dtb_pa, u64 image_pa)
         console_at(FALLBACK_UART, PAGE_SIZE);
     psci_set_conduit(arm64_plat.psci);
     if (!ok)
-        stop("%s", err);
+        hv_stop_boot("%s", err);
     if (!arm64_plat.have_uart)
         printk("bulkhead: no arm,pl011 UART in the device tree; using %#llx\n", FALLBACK_UART);
 
     if (!map_ram(image_pa, image_end))
-        stop("out of page-table memory while mapping RAM");
+        hv_stop_boot("out of page-table memory while mapping RAM");
     bool dev_ok = arm64_map_identity(arm64_plat.gicd_base, arm64_plat.gicd_size, PT_DEVICE);
     for (u32 i = 0; i < arm64_plat.ngicr; i++)
         dev_ok = dev_ok &&
                  arm64_map_identity(arm64_plat.gicr_base[i], arm64_plat.gicr_size[i], PT_DEVICE);
     if (!dev_ok)
-        stop("out of page-table memory while mapping the GIC");
+        hv_stop_boot("out of page-table memory while mapping the GIC");
 
     if (!dt_collect_modules(&fdt, &arm64_plat, (const void *)(uintptr_t)arm64_plat.initrd_start,
                             &bi, err, sizeof(err)))
-        stop("%s", err);
+        hv_stop_boot("%s", err);
 
+    printk("bulkhead: image at %#llx (%llu KiB, mapped at %#llx), device tree at %#llx\n",
+           (unsigned long long)image_pa, (unsigned long long)(arm64_image_size >> 10),
+           (unsigned long long)HV_VBASE, (unsigned long long)dtb_pa);
     const char *sel = NULL;
     char v[16];
     if (bi_cmdline_get(bi.cmdline, "arm64_selftest", v, sizeof(v)))

@@ -351,9 +351,11 @@ bool dt_parse_platform(const struct fdt *f, u64 dtb_pa, u64 boot_mpidr, struct d
     if (!f->blob)
         return ERR("device tree not opened");
     find_uart(f, p);
-    return parse_chosen(f, p, bi, err, errlen) && parse_memory(f, bi, err, errlen) &&
-           parse_reserved(f, dtb_pa, bi, err, errlen) && parse_gic(f, p, err, errlen) &&
-           parse_timer(f, p, err, errlen) && parse_psci(f, p, err, errlen) &&
+    /* /chosen and PSCI first: the command line and the power-off path decide
+     * how a later problem ends. */
+    return parse_chosen(f, p, bi, err, errlen) && parse_psci(f, p, err, errlen) &&
+           parse_memory(f, bi, err, errlen) && parse_reserved(f, dtb_pa, bi, err, errlen) &&
+           parse_gic(f, p, err, errlen) && parse_timer(f, p, err, errlen) &&
            parse_cpus(f, boot_mpidr, p, bi, err, errlen);
 }
 
