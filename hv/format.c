@@ -32,7 +32,8 @@ static void emit_number(struct out *o, u64 v, bool neg, unsigned base, bool uppe
     const char *prefix = "";
     int prefix_len = 0;
 
-    if (v == 0 && prec == 0)
+    bool zero = v == 0;
+    if (zero && prec == 0)
         n = 0;
     else {
         do {
@@ -46,7 +47,7 @@ static void emit_number(struct out *o, u64 v, bool neg, unsigned base, bool uppe
         sign = '+';
     else if (flags & F_SPACE)
         sign = ' ';
-    if ((flags & F_ALT) && base == 16 && n > 0) {
+    if ((flags & F_ALT) && base == 16 && !zero) {
         prefix = upper ? "0X" : "0x";
         prefix_len = 2;
     } else if ((flags & F_ALT) && base == 8 && (n == 0 || digits[n - 1] != '0')) {

@@ -59,6 +59,35 @@ static bool send_ipi(u32 apic_id, u32 icr)
     return false;
 }
 
+/* selftest=write-text|exec-data|ud on the command line makes CPU 1 break a
+ * rule on purpose, to show that the page tables enforce W^X and that the
+ * exception handler reports the fault and stops only that CPU. */
+static void x86_selftest_fault(void)
+{
+    char v[24];
+    if (!bootinfo || !bi_cmdline_get(bootinfo->cmdline, "selftest", v, sizeof(v)))
+        return;
+    if (strcmp(v, "write-text") == 0) {
+        printk("selftest: cpu 1 writes to the hypervisor's text (must fault)\n");
+        *(volatile u8 *)(uintptr_t)&arch_cpu_relax = 0xc3;
+    } else if (strcmp(v, "exec-data") == 0) {
+        static u8 data_code[16] = { 0xc3 }; /* ret, in a non-executable page */
+        printk("selftest: cpu 1 executes from a data page (must fault)\n");
+        void (*fn)(void);
+        uintptr_t a = (uintptr_t)data_code;
+        __asm__("" : "+r"(a));
+        fn = (void (*)(void))a;
+        fn();
+    } else if (strcmp(v, "ud") == 0) {
+        printk("selftest: cpu 1 executes ud2 (must fault)\n");
+        __asm__ volatile("ud2");
+    } else {
+        printk("selftest: unknown test '%s'\n", v);
+        return;
+    }
+    printk("selftest: cpu 1 did not fault: FAILED\n");
+}
+
 void x86_ap_main(u32 apic_id);
 void x86_ap_main(u32 apic_id)
 {
@@ -66,6 +95,8 @@ void x86_ap_main(u32 apic_id)
     x86_set_percpu(index);
     x86_gdt_load(index);
     x86_idt_load();
+    if (index == 1)
+        x86_selftest_fault();
     hv_secondary_main(index);
 }
 

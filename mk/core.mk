@@ -1,0 +1,5 @@
+# Host unit tests for the arch-neutral core written with the x86-64 foundation.
+$(eval $(call unit_test,test_format,test/unit/test_format.c hv/format.c hv/string.c))
+$(eval $(call unit_test,test_frame,test/unit/test_frame.c mm/frame.c hv/boot_info.c hv/format.c hv/string.c))
+$(eval $(call unit_test,test_multiboot2,test/unit/test_multiboot2.c boot/x86_64/multiboot2.c hv/boot_info.c hv/format.c hv/string.c mm/frame.c))
+$(eval $(call fuzzer,multiboot2,test/fuzz/fuzz_multiboot2.c boot/x86_64/multiboot2.c hv/boot_info.c hv/format.c hv/string.c mm/frame.c))
