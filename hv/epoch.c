@@ -2,6 +2,21 @@
 #include "epoch.h"
 #include "string.h"
 
+/* Full barrier (store-load ordering). ThreadSanitizer does not model
+ * standalone fences, so its builds use a sequentially consistent
+ * read-modify-write of one shared word instead, which orders both sides the
+ * same way and which it understands. */
+#if !defined(__SANITIZE_THREAD__) && defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define __SANITIZE_THREAD__ 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define full_fence(d) ((void)__atomic_fetch_add(&(d)->tsan_fence, 0, __ATOMIC_SEQ_CST))
+#else
+#define full_fence(d) __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#endif
+
 static void relax(struct epoch_domain *d)
 {
     if (d->ops && d->ops->relax)
@@ -68,7 +83,7 @@ void epoch_cpu_online(struct epoch_domain *d, unsigned cpu)
     c->nesting = 0;
     __atomic_store_n(&c->epoch, __atomic_load_n(&d->global, __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
     __atomic_store_n(&c->state, EPOCH_ACTIVE, __ATOMIC_RELAXED);
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    full_fence(d);
 }
 
 void epoch_cpu_offline(struct epoch_domain *d, unsigned cpu)
@@ -99,7 +114,7 @@ void epoch_exit_eqs(struct epoch_domain *d, unsigned cpu)
     __atomic_store_n(&c->state, EPOCH_ACTIVE, __ATOMIC_RELAXED);
     /* Store-load barrier: the ACTIVE store is visible before this CPU reads
      * any published pointer (pairs with the fence in epoch_synchronize). */
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    full_fence(d);
 }
 
 static bool try_lock(u32 *flag)
@@ -140,7 +155,7 @@ void epoch_synchronize(struct epoch_domain *d)
     /* The caller's unpublish (a release store) happens before this seq_cst
      * increment and fence, and both before the state reads below. */
     u64 target = __atomic_add_fetch(&d->global, 1, __ATOMIC_SEQ_CST);
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    full_fence(d);
     if (self < d->nr_cpus)
         __atomic_store_n(&d->cpu[self].epoch, target, __ATOMIC_RELEASE);
 
@@ -163,9 +178,9 @@ void epoch_synchronize(struct epoch_domain *d)
             relax(d);
         }
     }
-    /* Pairs with the CPUs' release reports: their reads of the old pointer
-     * happen before anything the caller does next (freeing). */
-    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    /* The acquire loads in cpu_passed() pair with the CPUs' release reports:
+     * their reads of the old pointer happen before anything the caller does
+     * next (freeing). */
     __atomic_fetch_add(&d->grace_periods, 1, __ATOMIC_RELAXED);
     epoch_unlock(&d->gp_lock);
 }

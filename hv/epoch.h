@@ -57,7 +57,7 @@ struct epoch_domain {
     u32 nr_cpus;                /* CPU indices in use: 0 .. nr_cpus-1 */
     u32 kick_after;             /* wait-loop spins before an IPI is requested */
     u32 gp_lock;                /* serialises grace periods (0 free, 1 held) */
-    u32 pad;
+    u32 tsan_fence;             /* stands in for fences in ThreadSanitizer builds */
     u64 grace_periods;          /* completed grace periods (statistics) */
     const struct epoch_ops *ops;
     void *ctx;

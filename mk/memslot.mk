@@ -6,3 +6,14 @@ MEMSLOT_SRCS := mm/memslot.c hv/epoch.c
 $(eval $(call unit_test,test_memslot,test/unit/test_memslot.c $(MEMSLOT_SRCS)))
 $(eval $(call unit_test,test_memslot_diff,test/unit/test_memslot_diff.c $(MEMSLOT_SRCS)))
 $(eval $(call unit_test,test_epoch,test/unit/test_epoch.c hv/epoch.c,-DBULKHEAD_DEBUG -pthread))
+$(eval $(call unit_test,test_memslot_stress,test/unit/test_memslot_stress.c $(MEMSLOT_SRCS),-pthread))
+
+# The same stress test under ThreadSanitizer (the unit_test macro builds with
+# ASan, which cannot be combined with TSan).
+TSAN_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter -I. -DBULKHEAD_HOST \
+	-fsanitize=thread -fno-omit-frame-pointer -pthread -DSTRESS_TSAN
+UNIT_TESTS += $(HOSTBUILD)/test_memslot_stress_tsan
+$(HOSTBUILD)/test_memslot_stress_tsan: test/unit/test_memslot_stress.c $(MEMSLOT_SRCS) $(HOST_SUPPORT) \
+		$(wildcard hv/*.h mm/*.h test/unit/*.h)
+	@mkdir -p $(dir $@)
+	$(HOSTCC) $(TSAN_CFLAGS) -o $@ test/unit/test_memslot_stress.c $(MEMSLOT_SRCS) $(HOST_SUPPORT)
