@@ -13,6 +13,19 @@ void cfg_errlist_init(struct cfg_errlist *el, struct cfg_error *buf, u32 cap)
     el->dropped = 0;
 }
 
+void cfg_errlist_sort(struct cfg_errlist *el)
+{
+    for (u32 i = 1; i < el->n; i++) {
+        struct cfg_error e = el->v[i];
+        u32 j = i;
+        while (j > 0 && el->v[j - 1].node > e.node) {
+            el->v[j] = el->v[j - 1];
+            j--;
+        }
+        el->v[j] = e;
+    }
+}
+
 int cfg_format_error(const struct cfg_error *e, char *buf, size_t size)
 {
     if (e->prop[0])
@@ -28,6 +41,7 @@ void cfg_verr(struct cfg_errlist *el, const struct fdt *f, int node, const char 
         return;
     }
     struct cfg_error *e = &el->v[el->n++];
+    e->node = node < 0 ? 0 : node;
     if (node < 0 || !f || !f->blob)
         bh_strlcpy(e->where, "/", sizeof(e->where));
     else
@@ -377,7 +391,7 @@ static void take_module_name(struct pctx *p, int node, const char *prop, char *d
 static bool check_page(struct pctx *p, int node, const char *prop, u64 v, const char *what)
 {
     if (!IS_ALIGNED(v, PAGE_SIZE)) {
-        perr(p, node, prop, "%s %#llx is not a multiple of 4 KiB", what, (unsigned long long)v);
+        perr(p, node, prop, "%s 0x%llx is not a multiple of 4 KiB", what, (unsigned long long)v);
         return false;
     }
     return true;
@@ -396,7 +410,7 @@ static bool check_end(struct pctx *p, int node, const char *prop, u64 base, u64 
                       const char *what)
 {
     if (size > limit || base > limit - size) {
-        perr(p, node, prop, "%s range %#llx + %#llx goes beyond %#llx", what,
+        perr(p, node, prop, "%s range 0x%llx + 0x%llx goes beyond 0x%llx", what,
              (unsigned long long)base, (unsigned long long)size, (unsigned long long)limit);
         return false;
     }
@@ -571,18 +585,18 @@ static void parse_irqs_ports(struct pctx *p, struct cfg_partition *pt, int node)
         for (u32 i = 0; i < n; i++) {
             u32 b = fdt_be32(d + 8 * i), c = fdt_be32(d + 8 * i + 4);
             if (c == 0) {
-                perr(p, node, "io-ports", "port range at %#x has a count of zero", b);
+                perr(p, node, "io-ports", "port range at 0x%x has a count of zero", b);
                 continue;
             }
             if (b > 0xffff || c > 0x10000 - b) {
-                perr(p, node, "io-ports", "port range %#x + %u goes beyond port 0xffff", b, c);
+                perr(p, node, "io-ports", "port range 0x%x + %u goes beyond port 0xffff", b, c);
                 continue;
             }
             bool bad = false;
             for (u32 j = 0; j < pt->nports; j++) {
                 const struct cfg_ports *o = &pt->ports[j];
                 if (b < o->base + o->count && o->base < b + c) {
-                    perr(p, node, "io-ports", "port range %#x-%#x overlaps %#x-%#x", b,
+                    perr(p, node, "io-ports", "port range 0x%x-0x%x overlaps 0x%x-0x%x", b,
                          b + c - 1, o->base, o->base + o->count - 1);
                     bad = true;
                     break;
@@ -842,7 +856,8 @@ u32 cfg_check(struct config *cfg, const void *blob, size_t len, const struct boo
               struct cfg_errlist *el)
 {
     u32 n = cfg_parse(cfg, blob, len, el);
-    if (!cfg->fdt.blob)
-        return n;
-    return n + cfg_validate(cfg, bi, el);
+    if (cfg->fdt.blob)
+        n += cfg_validate(cfg, bi, el);
+    cfg_errlist_sort(el);
+    return n;
 }

@@ -121,6 +121,7 @@ struct config {
 };
 
 struct cfg_error {
+    int node;                   /* offset of the node in the blob (0 for the root) */
     char where[CFG_ERR_WHERE];  /* node path */
     char prop[CFG_ERR_PROP];    /* property, "" for the node itself */
     char msg[CFG_ERR_MSG];
@@ -138,6 +139,9 @@ static inline u32 cfg_error_count(const struct cfg_errlist *el)
 {
     return el->n + el->dropped;
 }
+/* Put the kept errors in document order (stable: errors about one node keep
+ * the order they were found in). cfg_check() does this itself. */
+void cfg_errlist_sort(struct cfg_errlist *el);
 /* "config: <where>: <prop>: <msg>" (or without the prop part). */
 int cfg_format_error(const struct cfg_error *e, char *buf, size_t size);
 
@@ -158,8 +162,9 @@ u32 cfg_parse(struct config *cfg, const void *blob, size_t len, struct cfg_errli
 u32 cfg_validate(struct config *cfg, const struct boot_info *bi, struct cfg_errlist *el);
 
 /* cfg_parse then cfg_validate (validation runs even when parsing found
- * problems, so one run reports as much as possible). Returns the total
- * number of errors added. A configuration is usable only when this is 0. */
+ * problems, so one run reports as much as possible), then cfg_errlist_sort.
+ * Returns the total number of errors added. A configuration is usable only
+ * when this is 0. */
 u32 cfg_check(struct config *cfg, const void *blob, size_t len, const struct boot_info *bi,
               struct cfg_errlist *el);
 

@@ -342,6 +342,7 @@ static int check_cmd(int argc, char **argv)
         bi_add_reserved(&bi, rsv[i].base, rsv[i].size, rsv[i].what);
     if (cfg.fdt.blob)
         n += cfg_validate(&cfg, &bi, &el);
+    cfg_errlist_sort(&el);
 
     if (!quiet) {
         char sz[32];

@@ -386,7 +386,7 @@ static void test_error_limit_and_count(void)
 
 static void test_format_error(void)
 {
-    struct cfg_error e = { "/partitions/a", "cpus", "CPU 1 is listed twice" };
+    struct cfg_error e = { 0, "/partitions/a", "cpus", "CPU 1 is listed twice" };
     char buf[200];
     cfg_format_error(&e, buf, sizeof(buf));
     CHECK_STR(buf, "config: /partitions/a: cpus: CPU 1 is listed twice");
