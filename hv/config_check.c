@@ -94,7 +94,7 @@ static bool check_host_clear(struct vctx *v, int node, const char *prop, u64 bas
     for (u32 i = 0; i < bi->nmod; i++) {
         const struct boot_module *m = &bi->mod[i];
         if (overlaps(base, size, m->base, m->size)) {
-            verr(v, node, prop, "%s %#llx-%#llx overlaps boot module '%s' at %#llx-%#llx", what,
+            verr(v, node, prop, "%s 0x%llx-0x%llx overlaps boot module '%s' at 0x%llx-0x%llx", what,
                  (unsigned long long)base, last(base, size), m->name,
                  (unsigned long long)m->base, last(m->base, m->size));
             ok = false;
@@ -114,7 +114,7 @@ static bool check_host_clear(struct vctx *v, int node, const char *prop, u64 bas
         }
         if (reported)
             continue;
-        verr(v, node, prop, "%s %#llx-%#llx overlaps %s at %#llx-%#llx", what,
+        verr(v, node, prop, "%s 0x%llx-0x%llx overlaps %s at 0x%llx-0x%llx", what,
              (unsigned long long)base, last(base, size), r->what ? r->what : "a reserved range",
              (unsigned long long)r->base, last(r->base, r->size));
         ok = false;
@@ -153,7 +153,7 @@ static void check_fixed_memory(struct vctx *v)
             continue;
         if (!in_usable_ram(v->bi, hr[i].base, hr[i].size)) {
             verr(v, hr[i].node, hr[i].prop,
-                 "host range %#llx-%#llx is not usable RAM in the machine's memory map",
+                 "host range 0x%llx-0x%llx is not usable RAM in the machine's memory map",
                  (unsigned long long)hr[i].base, last(hr[i].base, hr[i].size));
             continue;
         }
@@ -161,7 +161,7 @@ static void check_fixed_memory(struct vctx *v)
             if (overlaps(hr[i].base, hr[i].size, hr[j].base, hr[j].size)) {
                 path_of(v, hr[j].node, other, sizeof(other));
                 verr(v, hr[i].node, hr[i].prop,
-                     "host range %#llx-%#llx overlaps %s (host %#llx-%#llx)",
+                     "host range 0x%llx-0x%llx overlaps %s (host 0x%llx-0x%llx)",
                      (unsigned long long)hr[i].base, last(hr[i].base, hr[i].size), other,
                      (unsigned long long)hr[j].base, last(hr[j].base, hr[j].size));
                 break;
@@ -241,7 +241,7 @@ static void check_guest_space(struct vctx *v, u32 pi)
             if (overlaps(gr[i].base, gr[i].size, gr[j].base, gr[j].size)) {
                 path_of(v, gr[j].node, other, sizeof(other));
                 verr(v, gr[i].node, gr[i].prop,
-                     "guest range %#llx-%#llx overlaps %s (guest %#llx-%#llx) in partition '%s'",
+                     "guest range 0x%llx-0x%llx overlaps %s (guest 0x%llx-0x%llx) in partition '%s'",
                      (unsigned long long)gr[i].base, last(gr[i].base, gr[i].size), other,
                      (unsigned long long)gr[j].base, last(gr[j].base, gr[j].size), pt->name);
                 break;
@@ -295,7 +295,7 @@ static void check_devices(struct vctx *v, bool x86, bool arm64)
                 continue;
             if (touches_usable_ram(bi, m->host, m->size)) {
                 verr(v, m->node, "address",
-                     "device range %#llx-%#llx is RAM in the machine's memory map, not a device",
+                     "device range 0x%llx-0x%llx is RAM in the machine's memory map, not a device",
                      (unsigned long long)m->host, last(m->host, m->size));
                 continue;
             }
@@ -310,11 +310,11 @@ static void check_devices(struct vctx *v, bool x86, bool arm64)
                     path_of(v, o->node, other, sizeof(other));
                     if (k == i)
                         verr(v, m->node, "address",
-                             "device range %#llx-%#llx overlaps %s in the same partition",
+                             "device range 0x%llx-0x%llx overlaps %s in the same partition",
                              (unsigned long long)m->host, last(m->host, m->size), other);
                     else
                         verr(v, m->node, "address",
-                             "device range %#llx-%#llx is already passed through to partition "
+                             "device range 0x%llx-0x%llx is already passed through to partition "
                              "'%s' (%s)",
                              (unsigned long long)m->host, last(m->host, m->size), po->name, other);
                     done = true;
@@ -362,7 +362,7 @@ static void check_devices(struct vctx *v, bool x86, bool arm64)
                     dup = overlaps(p->base, p->count, po->ports[l].base, po->ports[l].count);
                 if (dup) {
                     verr(v, pt->node, "io-ports",
-                         "ports %#x-%#x are already assigned to partition '%s'", p->base,
+                         "ports 0x%x-0x%x are already assigned to partition '%s'", p->base,
                          p->base + p->count - 1, po->name);
                     break;
                 }
@@ -477,10 +477,10 @@ void cfg_describe(const struct config *cfg, void (*emit)(void *ctx, const char *
             const struct cfg_region *r = &pt->regions[j];
             bh_format_size(sz, sizeof(sz), r->size);
             pos = 0;
-            ADD("  memory: guest %#llx-%#llx (%s), host ", (unsigned long long)r->guest,
+            ADD("  memory: guest 0x%llx-0x%llx (%s), host ", (unsigned long long)r->guest,
                 last(r->guest, r->size), sz);
             if (r->fixed)
-                ADD("fixed at %#llx", (unsigned long long)r->host);
+                ADD("fixed at 0x%llx", (unsigned long long)r->host);
             else
                 ADD("allocated at boot");
             emit(ctx, line);
@@ -488,7 +488,7 @@ void cfg_describe(const struct config *cfg, void (*emit)(void *ctx, const char *
         for (u32 j = 0; j < pt->nmmio; j++) {
             const struct cfg_mmio *m = &pt->mmio[j];
             pos = 0;
-            ADD("  mmio: host %#llx-%#llx at guest %#llx", (unsigned long long)m->host,
+            ADD("  mmio: host 0x%llx-0x%llx at guest 0x%llx", (unsigned long long)m->host,
                 last(m->host, m->size), (unsigned long long)m->guest);
             emit(ctx, line);
         }
@@ -503,7 +503,7 @@ void cfg_describe(const struct config *cfg, void (*emit)(void *ctx, const char *
             pos = 0;
             ADD("  io-ports:");
             for (u32 j = 0; j < pt->nports; j++)
-                ADD(" %#x-%#x", pt->ports[j].base, pt->ports[j].base + pt->ports[j].count - 1);
+                ADD(" 0x%x-0x%x", pt->ports[j].base, pt->ports[j].base + pt->ports[j].count - 1);
             emit(ctx, line);
         }
     }
@@ -513,13 +513,13 @@ void cfg_describe(const struct config *cfg, void (*emit)(void *ctx, const char *
         pos = 0;
         ADD("channel %s: %s, host ", ch->name, sz);
         if (ch->fixed)
-            ADD("fixed at %#llx", (unsigned long long)ch->host);
+            ADD("fixed at 0x%llx", (unsigned long long)ch->host);
         else
             ADD("allocated at boot");
         ADD("; members:");
         for (u32 m = 0; m < ch->nmembers; m++) {
             const struct cfg_member *mb = &ch->members[m];
-            ADD(" %s@%#llx(%s)", cfg->partitions[mb->partition].name,
+            ADD(" %s@0x%llx(%s)", cfg->partitions[mb->partition].name,
                 (unsigned long long)mb->guest, mb->access == CFG_ACCESS_RW ? "rw" : "r");
         }
         emit(ctx, line);
