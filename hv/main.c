@@ -74,12 +74,49 @@ u32 smp_online_count(void)
     return n;
 }
 
+/* selftest=console: every online CPU prints the same number of long lines at
+ * the same moment; the scenario checks that every line arrives whole. */
+#define CONSOLE_STRESS_LINES 40
+static u32 stress_go, stress_done;
+
+static bool selftest_is(const char *what)
+{
+    char v[24];
+    return boot && bi_cmdline_get(boot->cmdline, "selftest", v, sizeof(v)) && strcmp(v, what) == 0;
+}
+
+static void console_stress(u32 cpu)
+{
+    for (u32 i = 0; i < CONSOLE_STRESS_LINES; i++)
+        printk("console-stress cpu %u line %02u: 0123456789abcdefghijklmnopqrstuvwxyz"
+               "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ\n",
+               cpu, i);
+}
+
 void hv_secondary_main(u32 index)
 {
     struct percpu *pc = &percpu[index];
     printk("cpu %u (hwid %#llx): online\n", index, (unsigned long long)pc->hwid);
     __atomic_store_n(&pc->online, 1, __ATOMIC_RELEASE);
+    if (selftest_is("console")) {
+        while (!__atomic_load_n(&stress_go, __ATOMIC_ACQUIRE))
+            arch_cpu_relax();
+        console_stress(index);
+        __atomic_fetch_add(&stress_done, 1, __ATOMIC_RELEASE);
+    }
     arch_idle_forever();
+}
+
+static void console_selftest(void)
+{
+    u32 others = smp_online_count() - 1;
+    printk("selftest: console stress on %u CPUs\n", others + 1);
+    __atomic_store_n(&stress_go, 1, __ATOMIC_RELEASE);
+    console_stress(arch_cpu_index());
+    for (u32 ms = 0; __atomic_load_n(&stress_done, __ATOMIC_ACQUIRE) < others && ms < 5000; ms++)
+        arch_udelay(1000);
+    printk("selftest: console stress done (%u of %u CPUs finished)\n",
+           __atomic_load_n(&stress_done, __ATOMIC_ACQUIRE) + 1, others + 1);
 }
 
 static void banner(struct boot_info *bi)
@@ -133,6 +170,8 @@ void hv_main(struct boot_info *bi)
     printk("cpu 0 (hwid %#llx): online (boot cpu)\n", (unsigned long long)percpu[0].hwid);
     __atomic_store_n(&percpu[0].online, 1, __ATOMIC_RELEASE);
     arch_start_secondaries(bi);
+    if (selftest_is("console"))
+        console_selftest();
 
     banner(bi);
     config_boot(bi); /* stops the boot when the configuration has errors */
