@@ -127,43 +127,53 @@ static bool check_host_clear(struct vctx *v, int node, const char *prop, u64 bas
 struct host_range {
     u64 base, size;
     int node;
-    const char *prop;
 };
+
+/* The k-th host range the configuration pins (partition regions first, then
+ * channels); false past the last. Enumerated rather than collected to keep
+ * the hypervisor stack small. */
+static bool fixed_range(const struct config *cfg, u32 k, struct host_range *out)
+{
+    for (u32 i = 0; i < cfg->npartitions; i++)
+        for (u32 j = 0; j < cfg->partitions[i].nregions; j++) {
+            const struct cfg_region *r = &cfg->partitions[i].regions[j];
+            if (r->fixed && k-- == 0) {
+                *out = (struct host_range){ r->host, r->size, r->node };
+                return true;
+            }
+        }
+    for (u32 i = 0; i < cfg->nchannels; i++) {
+        const struct cfg_channel *c = &cfg->channels[i];
+        if (c->fixed && c->size && k-- == 0) {
+            *out = (struct host_range){ c->host, c->size, c->node };
+            return true;
+        }
+    }
+    return false;
+}
 
 static void check_fixed_memory(struct vctx *v)
 {
     struct config *cfg = v->cfg;
-    struct host_range hr[CFG_MAX_PARTITIONS * CFG_MAX_REGIONS + CFG_MAX_CHANNELS];
-    u32 n = 0;
+    struct host_range a, b;
     char other[CFG_ERR_WHERE];
 
-    for (u32 i = 0; i < cfg->npartitions; i++)
-        for (u32 j = 0; j < cfg->partitions[i].nregions; j++) {
-            const struct cfg_region *r = &cfg->partitions[i].regions[j];
-            if (r->fixed)
-                hr[n++] = (struct host_range){ r->host, r->size, r->node, "host-address" };
-        }
-    for (u32 i = 0; i < cfg->nchannels; i++) {
-        const struct cfg_channel *c = &cfg->channels[i];
-        if (c->fixed && c->size)
-            hr[n++] = (struct host_range){ c->host, c->size, c->node, "host-address" };
-    }
-    for (u32 i = 0; i < n; i++) {
-        if (!check_host_clear(v, hr[i].node, hr[i].prop, hr[i].base, hr[i].size, "host range"))
+    for (u32 i = 0; fixed_range(cfg, i, &a); i++) {
+        if (!check_host_clear(v, a.node, "host-address", a.base, a.size, "host range"))
             continue;
-        if (!in_usable_ram(v->bi, hr[i].base, hr[i].size)) {
-            verr(v, hr[i].node, hr[i].prop,
+        if (!in_usable_ram(v->bi, a.base, a.size)) {
+            verr(v, a.node, "host-address",
                  "host range 0x%llx-0x%llx is not usable RAM in the machine's memory map",
-                 (unsigned long long)hr[i].base, last(hr[i].base, hr[i].size));
+                 (unsigned long long)a.base, last(a.base, a.size));
             continue;
         }
-        for (u32 j = 0; j < i; j++)
-            if (overlaps(hr[i].base, hr[i].size, hr[j].base, hr[j].size)) {
-                path_of(v, hr[j].node, other, sizeof(other));
-                verr(v, hr[i].node, hr[i].prop,
+        for (u32 j = 0; j < i && fixed_range(cfg, j, &b); j++)
+            if (overlaps(a.base, a.size, b.base, b.size)) {
+                path_of(v, b.node, other, sizeof(other));
+                verr(v, a.node, "host-address",
                      "host range 0x%llx-0x%llx overlaps %s (host 0x%llx-0x%llx)",
-                     (unsigned long long)hr[i].base, last(hr[i].base, hr[i].size), other,
-                     (unsigned long long)hr[j].base, last(hr[j].base, hr[j].size));
+                     (unsigned long long)a.base, last(a.base, a.size), other,
+                     (unsigned long long)b.base, last(b.base, b.size));
                 break;
             }
     }
