@@ -351,16 +351,19 @@ static bool take_node_name(struct pctx *p, int node, char *dst, const char *what
         perr(p, node, NULL, "%s node has an empty name", what);
         return false;
     }
+    /* On failure the (truncated) name is still kept, for other messages. */
     for (size_t i = 0; i < n; i++)
         if (!valid_name_char(name[i])) {
             perr(p, node, NULL,
                  "%s name '%s' has '%c': names may use only letters, digits, '-' and '_'",
                  what, name, name[i]);
+            bh_strlcpy(dst, name, CFG_NAME_MAX);
             return false;
         }
     if (n >= CFG_NAME_MAX) {
         perr(p, node, NULL, "%s name is %u characters long (at most %u)", what, (unsigned)n,
              CFG_NAME_MAX - 1);
+        bh_strlcpy(dst, name, CFG_NAME_MAX);
         return false;
     }
     memcpy(dst, name, n + 1);
