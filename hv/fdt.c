@@ -137,6 +137,10 @@ int fdt_open(struct fdt *f, const void *blob, size_t avail)
             return FDT_E_BADLAYOUT;
         if (fdt_be64(b + p) == 0 && fdt_be64(b + p + 8) == 0)
             break;
+        /* A zero-sized entry that is not the terminator: libfdt would end
+         * the list there, the spec would not; refuse the ambiguity. */
+        if (fdt_be64(b + p + 8) == 0)
+            return FDT_E_BADLAYOUT;
         nrsv++;
     }
 
@@ -159,6 +163,17 @@ int fdt_open(struct fdt *f, const void *blob, size_t avail)
     for (;;) {
         if ((err = read_token(f, off, &tok, &next)))
             goto bad;
+        /* The root node comes first (libfdt and most consumers assume it
+         * sits at offset 0; NOPs may appear anywhere after it). */
+        if (off == 0 && tok != TOK_BEGIN_NODE) {
+            err = FDT_E_BADSTRUCT;
+            goto bad;
+        }
+        /* Once the root has closed only END may follow (as libfdt checks). */
+        if (seen_root && depth == 0 && tok != TOK_END) {
+            err = FDT_E_BADSTRUCT;
+            goto bad;
+        }
         if (tok == TOK_BEGIN_NODE) {
             if (depth == 0) {
                 if (seen_root) {
@@ -166,7 +181,19 @@ int fdt_open(struct fdt *f, const void *blob, size_t avail)
                     goto bad;
                 }
                 seen_root = true;
+                /* The root node's name is empty (libfdt checks this too). */
+                if (f->blob[f->off_struct + off + 4] != 0) {
+                    err = FDT_E_BADSTRUCT;
+                    goto bad;
+                }
             }
+            /* A '/' inside a node name would make paths ambiguous. */
+            const char *nm = (const char *)f->blob + f->off_struct + off + 4;
+            for (u32 i = 0; nm[i]; i++)
+                if (nm[i] == '/') {
+                    err = FDT_E_BADSTRING;
+                    goto bad;
+                }
             if (++depth > FDT_MAX_DEPTH) {
                 err = FDT_E_DEPTH;
                 goto bad;
