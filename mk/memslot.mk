@@ -17,3 +17,11 @@ $(HOSTBUILD)/test_memslot_stress_tsan: test/unit/test_memslot_stress.c $(MEMSLOT
 		$(wildcard hv/*.h mm/*.h test/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(HOSTCC) $(TSAN_CFLAGS) -o $@ test/unit/test_memslot_stress.c $(MEMSLOT_SRCS) $(HOST_SUPPORT)
+
+# Benchmark (optimised, no sanitizers): make bench runs test/bench/memslot.json.
+BENCH_CFLAGS := -std=gnu11 -g -O2 -Wall -Wextra -Werror -Wno-unused-parameter -I. -DBULKHEAD_HOST -pthread
+BENCH_MEMSLOT_SRCS := test/bench/memslot_bench.c $(MEMSLOT_SRCS) mm/heap.c mm/frame.c hv/format.c
+HOST_TOOLS += $(HOSTBUILD)/bench_memslot
+$(HOSTBUILD)/bench_memslot: $(BENCH_MEMSLOT_SRCS) $(HOST_SUPPORT) $(wildcard hv/*.h mm/*.h)
+	@mkdir -p $(dir $@)
+	$(HOSTCC) $(BENCH_CFLAGS) -o $@ $(BENCH_MEMSLOT_SRCS) $(HOST_SUPPORT)
