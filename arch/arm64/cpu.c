@@ -110,10 +110,11 @@ static void clean_dcache(const void *p, size_t n)
     dsb(sy);
 }
 
-#define CPU_ON_TIMEOUT_MS 2000
+static u64 option_u64(const char *key, u64 dflt);
 
 void arch_start_secondaries(struct boot_info *bi)
 {
+    u64 timeout_ms = option_u64("smp.timeout_ms", 2000);
     u64 entry = hv_virt_to_phys(secondary_entry);
     /* The entry code reads these with the MMU off. */
     clean_dcache(&arm64_mmu, sizeof(arm64_mmu));
@@ -141,14 +142,68 @@ void arch_start_secondaries(struct boot_info *bi)
             continue;
         }
         u64 f = timer_freq(), start = timer_now();
-        u64 limit = f / 1000 * CPU_ON_TIMEOUT_MS;
+        u64 limit = f / 1000 * timeout_ms;
         while (!__atomic_load_n(&pc->online, __ATOMIC_ACQUIRE) && timer_now() - start < limit)
             arch_cpu_relax();
         if (!__atomic_load_n(&pc->online, __ATOMIC_ACQUIRE))
-            printk("cpu %u (hwid %#llx): started by PSCI but did not come online within %u ms; "
-                   "going on without it\n",
-                   i, (unsigned long long)pc->hwid, CPU_ON_TIMEOUT_MS);
+            printk("cpu %u (hwid %#llx): started by PSCI but did not come online within %llu "
+                   "ms; going on without it\n",
+                   i, (unsigned long long)pc->hwid, (unsigned long long)timeout_ms);
     }
+}
+
+/* selftest=write-text|exec-data|unmapped|ud on the command line makes one
+ * CPU break a rule on purpose (CPU 1, or the one named by selftest.cpu=), to
+ * show that the EL2 page tables enforce W^X and that the exception vectors
+ * report the fault and stop only that CPU. */
+void arm64_selftest(unsigned cpu);
+void arm64_selftest(unsigned cpu)
+{
+    char v[24];
+    u64 target = 1;
+    if (!arm64_bi || !bi_cmdline_get(arm64_bi->cmdline, "selftest", v, sizeof(v)))
+        return;
+    if (bi_cmdline_get(arm64_bi->cmdline, "selftest.cpu", v, sizeof(v)) &&
+        !bh_parse_u64(v, strlen(v), &target))
+        target = 1;
+    if (target != cpu)
+        return;
+    bi_cmdline_get(arm64_bi->cmdline, "selftest", v, sizeof(v));
+    if (strcmp(v, "write-text") == 0) {
+        printk("selftest: cpu %u writes to the hypervisor's text (must fault)\n", cpu);
+        uintptr_t a = (uintptr_t)&arch_cpu_relax;
+        __asm__("" : "+r"(a));
+        *(volatile u32 *)a = 0xd503201f;
+    } else if (strcmp(v, "exec-data") == 0) {
+        static u32 data_code[2] = { 0xd65f03c0 }; /* ret, in a never-executable page */
+        printk("selftest: cpu %u executes from a data page (must fault)\n", cpu);
+        uintptr_t a = (uintptr_t)data_code;
+        __asm__("" : "+r"(a));
+        ((void (*)(void))a)();
+    } else if (strcmp(v, "unmapped") == 0) {
+        uintptr_t a = 0x10;
+        __asm__("" : "+r"(a));
+        printk("selftest: cpu %u reads unmapped address %#lx (must fault)\n", cpu,
+               (unsigned long)a);
+        (void)*(volatile u64 *)a;
+    } else if (strcmp(v, "ud") == 0) {
+        printk("selftest: cpu %u executes an undefined instruction (must fault)\n", cpu);
+        __asm__ volatile("udf #0");
+    } else {
+        printk("selftest: unknown test '%s'\n", v);
+        return;
+    }
+    printk("selftest: cpu %u did not fault: FAILED\n", cpu);
+}
+
+static u64 option_u64(const char *key, u64 dflt)
+{
+    char v[24];
+    u64 r;
+    if (arm64_bi && bi_cmdline_get(arm64_bi->cmdline, key, v, sizeof(v)) &&
+        bh_parse_u64(v, strlen(v), &r))
+        return r;
+    return dflt;
 }
 
 /* C entry of a secondary CPU: MMU on, on its own stack. */
@@ -166,6 +221,7 @@ void arm64_secondary_main(u64 index)
                (unsigned long long)percpu[index].hwid);
         arm64_halt_loop();
     }
+    arm64_selftest((unsigned)index);
     hv_secondary_main((u32)index);
 }
 
@@ -297,8 +353,8 @@ void arm64_exception(struct exc_regs *r, u64 vec)
     u32 ec = (u32)(esr >> 26) & 0x3f;
     unsigned cpu = arch_cpu_index();
     printk("EXCEPTION on cpu %u: %s from %s: %s (EC %#x)\n"
-           "  ESR_EL2 %#018llx  FAR_EL2 %#018llx\n"
-           "  ELR_EL2 %#018llx  SPSR_EL2 %#018llx\n",
+           "  ESR_EL2 0x%016llx  FAR_EL2 0x%016llx\n"
+           "  ELR_EL2 0x%016llx  SPSR_EL2 0x%016llx\n",
            cpu, kinds[vec & 3], origins[(vec >> 2) & 3], ec_name(ec), ec,
            (unsigned long long)esr, (unsigned long long)far, (unsigned long long)elr,
            (unsigned long long)spsr);

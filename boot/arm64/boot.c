@@ -20,6 +20,7 @@ static struct boot_info bi;
 static struct fdt fdt;
 
 void arm64_boot_main(u64 dtb_pa, u64 image_pa);
+void arm64_selftest(unsigned cpu);
 bool arm64_poweroff_on_error(void);
 
 static void console_at(u64 base, u64 size)
@@ -113,22 +114,6 @@ void arm64_boot_main(u64 dtb_pa, u64 image_pa)
     printk("bulkhead: image at %#llx (%llu KiB, mapped at %#llx), device tree at %#llx\n",
            (unsigned long long)image_pa, (unsigned long long)(arm64_image_size >> 10),
            (unsigned long long)HV_VBASE, (unsigned long long)dtb_pa);
-    const char *sel = NULL;
-    char v[16];
-    if (bi_cmdline_get(bi.cmdline, "arm64_selftest", v, sizeof(v)))
-        sel = v;
-    if (sel && strcmp(sel, "fault") == 0) {
-        static volatile uintptr_t unmapped = 0x10;
-        printk("bulkhead: self-test: reading unmapped address %#lx\n", (unsigned long)unmapped);
-        (void)*(volatile u64 *)unmapped;
-    } else if (sel && strcmp(sel, "wx") == 0) {
-        extern char __text_start[];
-        printk("bulkhead: self-test: writing to hypervisor text\n");
-        *(volatile u32 *)(uintptr_t)(__text_start + 64) = 0xd503201f;
-    } else if (sel && strcmp(sel, "nx") == 0) {
-        static u32 data_code[2] = { 0xd65f03c0, 0 }; /* ret */
-        printk("bulkhead: self-test: executing from hypervisor data\n");
-        ((void (*)(void))(uintptr_t)data_code)();
-    }
+    arm64_selftest(0);
     hv_main(&bi);
 }

@@ -4,10 +4,15 @@
 # to /chosen (one named by its node name, one by the first word of its
 # bootargs), loads the module bytes at those addresses with QEMU's generic
 # loader, boots bulkhead with that DTB and checks both modules are found,
-# named and sized as described. Usage: fdt-chosen-modules.sh OUT
+# named and sized as described.
+# With "ghost-cpu", the tree also lists a CPU that the machine does not have
+# (MPIDR 0x100): PSCI CPU_ON must fail for it, the failure must be reported,
+# and the boot must go on with the real CPUs.
+# Usage: fdt-chosen-modules.sh OUT [ghost-cpu]
 set -eu
 out=$(cd "$1" && pwd)
-w="$out/chosen-modules"
+mode=${2:-modules}
+w="$out/chosen-modules-$mode"
 mkdir -p "$w"
 cfg="$out/configs/arm64-demo1.dtb"
 mod=test/data/module-b.txt
@@ -18,9 +23,10 @@ $qemu -M "$machine,dumpdtb=$w/base.dtb" >/dev/null 2>&1
 dtc -q -I dtb -O dts -o "$w/base.dts" "$w/base.dtb"
 cfg_size=$(wc -c < "$cfg")
 mod_size=$(wc -c < "$mod")
-python3 - "$w/base.dts" "$w/modules.dts" "$cfg_size" "$mod_size" <<'PY'
+python3 - "$w/base.dts" "$w/modules.dts" "$cfg_size" "$mod_size" "$mode" <<'PY'
 import sys
 src, dst, cfg_size, mod_size = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+mode = sys.argv[5]
 text = open(src).read()
 props = """
 		#address-cells = <0x02>;
@@ -40,7 +46,22 @@ nodes = f"""
 c = text.index("chosen {")
 i = text.index("\n", c) + 1
 j = text.index("\n\t};", c) + 1
-open(dst, "w").write(text[:i] + props + text[i:j] + nodes + text[j:])
+text = text[:i] + props + text[i:j] + nodes + text[j:]
+if mode == "ghost-cpu":
+    ghost = '''
+		cpu@100 {
+			device_type = "cpu";
+			compatible = "arm,arm-v8";
+			reg = <0x100>;
+			enable-method = "psci";
+		};
+'''
+    c = text.index("cpus {")
+    i = text.index("\n", c) + 1
+    k = text.index("cpu@", c)
+    k = text.rindex("\n", 0, k) + 1
+    text = text[:k] + ghost + text[k:]
+open(dst, "w").write(text)
 PY
 dtc -q -I dts -O dtb -o "$w/modules.dtb" "$w/modules.dts"
 
@@ -59,7 +80,12 @@ expect() {
 expect "modules: 2"
 expect "config +$cfg_size bytes .* at 0x44000000"
 expect "hello +$mod_size bytes .* at 0x45000000  args: quiet level=2"
-expect "cpus: +2 online of 2 found"
+if [ "$mode" = ghost-cpu ]; then
+    expect "cpu [0-9] \\(hwid 0x100\\): PSCI CPU_ON failed: -2 \\(INVALID_PARAMETERS\\); going on without it"
+    expect "cpus: +2 online of 3 found"
+else
+    expect "cpus: +2 online of 2 found"
+fi
 expect "config: module 'config' accepted"
 expect "powering off"
 if grep -q EXCEPTION "$w/serial.log"; then fail=1; fi
