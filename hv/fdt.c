@@ -20,7 +20,7 @@ const char *fdt_strerror(int err)
     case FDT_E_BADVERSION: return "unsupported version";
     case FDT_E_BADLAYOUT: return "blocks outside the blob, overlapping or misaligned";
     case FDT_E_BADSTRUCT: return "malformed structure block";
-    case FDT_E_BADSTRING: return "unterminated name or bad string offset";
+    case FDT_E_BADSTRING: return "bad node name (unterminated, or with a '/' in it) or bad string offset";
     case FDT_E_DEPTH: return "nodes nested too deep";
     case FDT_E_BADVALUE: return "property value has the wrong size";
     default: return "unknown error";

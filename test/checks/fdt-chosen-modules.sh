@@ -8,7 +8,10 @@
 # With "ghost-cpu", the tree also lists a CPU that the machine does not have
 # (MPIDR 0x100): PSCI CPU_ON must fail for it, the failure must be reported,
 # and the boot must go on with the real CPUs.
-# Usage: fdt-chosen-modules.sh OUT [ghost-cpu]
+# With "bad-dtb", one node name of the tree is patched to hold a '/' (QEMU
+# copies the blob as it is): the image must call the device tree malformed on
+# the fallback UART and stop.
+# Usage: fdt-chosen-modules.sh OUT [ghost-cpu|bad-dtb]
 set -eu
 out=$(cd "$1" && pwd)
 mode=${2:-modules}
@@ -64,8 +67,19 @@ if mode == "ghost-cpu":
 open(dst, "w").write(text)
 PY
 dtc -q -I dts -O dtb -o "$w/modules.dtb" "$w/modules.dts"
+limit=60
+if [ "$mode" = bad-dtb ]; then
+    python3 - "$w/modules.dtb" <<'PY'
+import sys
+p = sys.argv[1]
+b = open(p, "rb").read()
+assert b.count(b"config@44000000\0") == 1
+open(p, "wb").write(b.replace(b"config@44000000\0", b"config/44000000\0"))
+PY
+    limit=10 # nothing to power off with: the image halts
+fi
 
-timeout 60 $qemu -M "$machine" -serial stdio -dtb "$w/modules.dtb" \
+timeout $limit $qemu -M "$machine" -serial stdio -dtb "$w/modules.dtb" \
     -kernel "$out/arm64/bulkhead.bin" -append on_idle=poweroff \
     -device "loader,file=$cfg,addr=0x44000000,force-raw=on" \
     -device "loader,file=$mod,addr=0x45000000,force-raw=on" | tr -d '\r' > "$w/serial.log" || true
@@ -77,6 +91,12 @@ expect() {
         fail=1
     fi
 }
+if [ "$mode" = bad-dtb ]; then
+    expect "boot stopped: the device tree at 0x[0-9a-f]+ passed in x0 is malformed: bad node name"
+    expect "halted"
+    if grep -q "Bulkhead [0-9]" "$w/serial.log"; then fail=1; fi
+    exit $fail
+fi
 expect "modules: 2"
 expect "config +$cfg_size bytes .* at 0x44000000"
 expect "hello +$mod_size bytes .* at 0x45000000  args: quiet level=2"
