@@ -1,0 +1,121 @@
+/* Partitions: the arch-neutral side of running guests.
+ *
+ * partitions_create() turns the validated configuration into partitions:
+ * guest RAM regions (allocated from the frame allocator, or pinned at fixed
+ * host addresses), shared-memory channel windows, one memslot per region, the
+ * kernel/ramdisk modules. The architecture then builds its second-stage
+ * tables from the memslots (arch_partition_prepare), loads the guest per its
+ * boot protocol (arch_partition_load) and runs each vCPU on the physical CPU
+ * the partition owns for it (arch_vcpu_run).
+ *
+ * A fault (access outside the slots, triple fault, unhandled exit) is
+ * reported in one line and handled per the partition's fault policy: halt, or
+ * restart with a fresh memory image up to restart-limit times. Restarting
+ * reuses the partition's frames, so it never leaks any. The hypervisor and
+ * every other partition keep running. When the last partition has stopped
+ * the hypervisor ends (hv_end: power-off or halt per on_idle=). */
+#ifndef BULKHEAD_PARTITION_H
+#define BULKHEAD_PARTITION_H
+
+#include "config.h"
+#include "console.h"
+#include "spinlock.h"
+#include "../mm/memslot.h"
+
+#define PART_MAX CFG_MAX_PARTITIONS
+#define PART_MAX_REGIONS (CFG_MAX_REGIONS + CFG_MAX_CHANNELS)
+#define PART_CON_LINE 200 /* a guest console line longer than this is split */
+
+enum part_state {
+    PART_CREATED = 0,  /* memory and slots set up, not started */
+    PART_RUNNING,
+    PART_HALTED,       /* stopped by the fault policy (or restart limit reached) */
+    PART_SHUTDOWN,     /* the guest asked to stop (shutdown hypercall) */
+};
+
+enum part_region_kind { PART_RAM = 0, PART_CHANNEL };
+
+struct part_region {
+    u64 gpa;
+    u64 size;
+    u64 hpa;
+    u32 slot_id;       /* memslot id */
+    u8 kind;           /* enum part_region_kind */
+    bool owned;        /* frames allocated by partitions_create (freed on destroy) */
+    bool writable;
+    u16 channel;       /* channel index for PART_CHANNEL */
+};
+
+struct partition {
+    u32 index;
+    const struct cfg_partition *cfg;
+    const char *name;
+    u32 state;                         /* enum part_state (atomic) */
+    u32 restarts;                      /* restarts done so far */
+    u64 exit_code;                     /* from the shutdown hypercall */
+    u32 nregions;
+    struct part_region region[PART_MAX_REGIONS];
+    u64 ram_bytes;                     /* total of the RAM regions */
+    const struct boot_module *kernel;
+    const struct boot_module *ramdisk; /* NULL when none */
+    struct memslot_part mem;
+    spinlock_t con_lock;
+    u32 con_len;
+    char con_line[PART_CON_LINE];
+    void *arch;                        /* arch-private state (EPT/stage-2 root, vCPUs) */
+};
+
+extern struct partition partitions[PART_MAX];
+extern u32 npartitions;
+
+/* The epoch domain of all physical CPUs (grace periods for memslot sets). */
+struct epoch_domain *hv_epoch(void);
+
+/* Create every partition of cfg. On failure print what is wrong (naming the
+ * partition and region) and return false; nothing is left allocated. */
+bool partitions_create(const struct config *cfg, const struct boot_info *bi);
+/* Release everything partitions_create allocated (used by tests). */
+void partitions_destroy(void);
+
+/* Which partition owns physical CPU `cpu`, and its vCPU index there. */
+struct partition *partition_of_cpu(u32 cpu, u32 *vcpu);
+
+/* Guest memory through the memslots. The range must lie in one RAM or channel
+ * slot (and be writable for a write). Call only from a CPU that is ACTIVE in
+ * the epoch domain (e.g. in the exit handler). */
+void *guest_ptr(struct partition *p, u64 gpa, u64 len, bool write);
+bool guest_read(struct partition *p, u64 gpa, void *dst, u64 len);
+bool guest_write(struct partition *p, u64 gpa, const void *src, u64 len);
+
+/* Zero the partition's own RAM (not the shared channels) for a fresh start. */
+void partition_reset_memory(struct partition *p);
+
+/* Guest console: characters are gathered per partition into lines, each
+ * printed whole as "[name] text". */
+void partition_console_putc(struct partition *p, char c);
+void partition_console_write(struct partition *p, const char *s, u64 len);
+void partition_console_flush(struct partition *p);
+
+enum part_action { PART_ACT_STOP = 0, PART_ACT_RESTART = 1 };
+/* Report a fault ("partition NAME: fault: REASON, rip ..., gpa ...") and apply
+ * the fault policy. RESTART: the caller resets memory, reloads the guest and
+ * enters it again. STOP: the partition is halted; the caller stops its vCPU. */
+enum part_action partition_fault(struct partition *p, const char *reason, u64 ip, u64 gpa,
+                                 bool has_gpa);
+/* The guest asked to stop with an exit code. */
+void partition_shutdown(struct partition *p, u64 code);
+/* Mark the partition stopped for good (after partition_fault STOP or
+ * shutdown); when it is the last one running, end the hypervisor. */
+void partition_stopped(struct partition *p);
+/* Partitions not yet stopped. */
+u32 partitions_running(void);
+
+/* Arch hooks. */
+bool arch_partition_prepare(struct partition *p, char *err, size_t errlen);
+/* Load the kernel into (zeroed) guest memory per the boot protocol and set up
+ * the boot vCPU's entry state. false + err on a bad image. */
+bool arch_partition_load(struct partition *p, char *err, size_t errlen);
+/* Run vCPU `vcpu` of p on this CPU until it stops for good. */
+void arch_vcpu_run(struct partition *p, u32 vcpu);
+
+#endif
