@@ -48,6 +48,13 @@ void epoch_read_lock(struct epoch_domain *d)
     d->cpu[cpu].nesting++;
 }
 
+void epoch_assert_reader(struct epoch_domain *d, const char *what)
+{
+    unsigned cpu = self_cpu(d);
+    if (cpu < d->nr_cpus && d->cpu[cpu].nesting == 0 && d->ops && d->ops->assert_fail)
+        d->ops->assert_fail(d->ctx, cpu, what);
+}
+
 void epoch_read_unlock(struct epoch_domain *d)
 {
     unsigned cpu = self_cpu(d);

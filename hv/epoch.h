@@ -98,9 +98,15 @@ void epoch_unlock(u32 *flag);
 #ifdef BULKHEAD_DEBUG
 void epoch_read_lock(struct epoch_domain *d);
 void epoch_read_unlock(struct epoch_domain *d);
+/* Report (ops->assert_fail) a use of protected data outside a section. */
+void epoch_assert_reader(struct epoch_domain *d, const char *what);
 #else
 static inline void epoch_read_lock(struct epoch_domain *d) { (void)d; }
 static inline void epoch_read_unlock(struct epoch_domain *d) { (void)d; }
+static inline void epoch_assert_reader(struct epoch_domain *d, const char *what)
+{
+    (void)d, (void)what;
+}
 #endif
 
 #endif

@@ -6,7 +6,7 @@ MEMSLOT_SRCS := mm/memslot.c hv/epoch.c
 $(eval $(call unit_test,test_memslot,test/unit/test_memslot.c $(MEMSLOT_SRCS)))
 $(eval $(call unit_test,test_memslot_diff,test/unit/test_memslot_diff.c $(MEMSLOT_SRCS)))
 $(eval $(call unit_test,test_epoch,test/unit/test_epoch.c hv/epoch.c,-DBULKHEAD_DEBUG -pthread))
-$(eval $(call unit_test,test_memslot_stress,test/unit/test_memslot_stress.c $(MEMSLOT_SRCS),-pthread))
+$(eval $(call unit_test,test_memslot_stress,test/unit/test_memslot_stress.c $(MEMSLOT_SRCS),-pthread -DBULKHEAD_DEBUG))
 
 # The same stress test under ThreadSanitizer (the unit_test macro builds with
 # ASan, which cannot be combined with TSan).

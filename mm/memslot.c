@@ -69,6 +69,10 @@ const struct memslot *memslot_set_find(const struct memslot_set *s, u64 gfn)
 
 const struct memslot *memslot_lookup(struct memslot_part *p, struct memslot_hint *hint, u64 gpa)
 {
+#ifdef BULKHEAD_DEBUG
+    if (p->epoch)
+        epoch_assert_reader(p->epoch, "memslot lookup outside a read-side section");
+#endif
     const struct memslot_set *s = __atomic_load_n(&p->set, __ATOMIC_ACQUIRE);
     if (!s)
         return NULL;

@@ -218,6 +218,15 @@ static void test_debug_reader_across_guest_entry(void)
     epoch_read_unlock(&D);
     CHECK_EQ(assert_fails, 4);
     CHECK_CONTAINS(assert_last, "unbalanced");
+    /* protected data used outside any section */
+    epoch_assert_reader(&D, "lookup outside a section");
+    CHECK_EQ(assert_fails, 5);
+    CHECK_CONTAINS(assert_last, "outside a section");
+    epoch_read_lock(&D);
+    epoch_assert_reader(&D, "lookup outside a section");
+    epoch_read_unlock(&D);
+    CHECK_EQ(assert_fails, 5);
+    assert_fails = 4;
     /* reading while in guest mode */
     epoch_enter_eqs(&D, 0);
     epoch_read_lock(&D);

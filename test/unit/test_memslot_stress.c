@@ -5,7 +5,7 @@
  * partition under real epoch grace periods. Freed sets are poisoned; every
  * slot a reader sees must carry its id's signature, so a set freed too early
  * shows up as a bad slot (or as a use-after-free under ASan, a race under
- * TSan). Built twice: ASan+UBSan (test_memslot_stress) and TSan
+ * TSan). Built twice: ASan+UBSan with -DBULKHEAD_DEBUG (test_memslot_stress) and TSan
  * (test_memslot_stress_tsan, -DSTRESS_TSAN: freed sets sit poisoned in a
  * quarantine before the real free, so stale reads see poison).
  *
@@ -254,6 +254,9 @@ static void test_concurrent_readers_and_writers(void)
            broken ? " [grace period disabled]" : "");
     CHECK_EQ(r.bad, 0);
     CHECK_EQ(w.unexpected, 0);
+    CHECK_EQ(assert_fails, 0);   /* debug build: sections balanced, none across guest entry */
+    if (assert_fails)
+        printf("  last debug report: %s\n", assert_last);
     CHECK(r.hits > 1000);
     CHECK(w.creates > 50 && w.deletes > 50 && w.moves > 50 && w.flags > 50);
     CHECK(r.eqs > 0);
