@@ -25,3 +25,4 @@ HOST_TOOLS += $(HOSTBUILD)/bench_memslot
 $(HOSTBUILD)/bench_memslot: $(BENCH_MEMSLOT_SRCS) $(HOST_SUPPORT) $(wildcard hv/*.h mm/*.h)
 	@mkdir -p $(dir $@)
 	$(HOSTCC) $(BENCH_CFLAGS) -o $@ $(BENCH_MEMSLOT_SRCS) $(HOST_SUPPORT)
+$(eval $(call unit_test,test_heap,test/unit/test_heap.c mm/heap.c mm/frame.c hv/format.c))
