@@ -88,6 +88,10 @@ bool arch_platform_init(struct boot_info *bi, char *err, size_t errlen)
                     "at EL2: PSCI firmware must be reached with \"smc\"");
         return false;
     }
+    if (arm64_plat.psci != PSCI_SMC) {
+        bh_snprintf(err, errlen, "no usable PSCI conduit: CPUs cannot be started");
+        return false;
+    }
     s64 v = psci_call(PSCI_VERSION, 0, 0, 0);
     psci_version = v < 0 ? 0 : (u32)v;
     return true;

@@ -40,22 +40,44 @@ bool arm64_poweroff_on_error(void)
     return bi_cmdline_get(bi.cmdline, "on_idle", v, sizeof(v)) && strcmp(v, "poweroff") == 0;
 }
 
+/* Map [b, e) read-write, leaving out the holes (the image's own physical
+ * range and no-map reserved regions). */
+static bool map_with_holes(u64 b, u64 e, const u64 *hb, const u64 *he, u32 nh)
+{
+    while (b < e) {
+        /* The first hole that ends after b. */
+        u64 next_b = e, next_e = e;
+        for (u32 i = 0; i < nh; i++)
+            if (he[i] > b && hb[i] < e && hb[i] < next_b) {
+                next_b = hb[i];
+                next_e = he[i];
+            }
+        for (u32 i = 0; i < nh; i++) /* holes that overlap the chosen one */
+            if (hb[i] <= next_e && he[i] > next_e && hb[i] < e)
+                next_e = he[i];
+        if (next_b > b && !arm64_map_identity(b, next_b - b, PT_RW))
+            return false;
+        b = next_e > b ? next_e : e;
+    }
+    return true;
+}
+
 static bool map_ram(u64 image_pa, u64 image_end)
 {
+    u64 hb[DT_MAX_NOMAP + 1], he[DT_MAX_NOMAP + 1];
+    u32 nh = 0;
+    hb[nh] = image_pa;
+    he[nh++] = image_end;
+    for (u32 i = 0; i < arm64_plat.nnomap; i++) {
+        hb[nh] = ALIGN_DOWN(arm64_plat.nomap_base[i], PAGE_SIZE);
+        u64 end = arm64_plat.nomap_base[i] + arm64_plat.nomap_size[i];
+        he[nh++] = end < arm64_plat.nomap_base[i] ? UINT64_MAX : ALIGN_UP(end, PAGE_SIZE);
+    }
     for (u32 i = 0; i < bi.nmem; i++) {
         u64 b = ALIGN_UP(bi.mem[i].base, PAGE_SIZE);
         u64 e = ALIGN_DOWN(bi.mem[i].base + bi.mem[i].size, PAGE_SIZE);
-        if (e <= b)
-            continue;
-        /* Leave the image out: it is reached only through its own mapping. */
-        if (image_pa < e && b < image_end) {
-            if (b < image_pa && !arm64_map_identity(b, image_pa - b, PT_RW))
-                return false;
-            if (image_end < e && !arm64_map_identity(image_end, e - image_end, PT_RW))
-                return false;
-        } else if (!arm64_map_identity(b, e - b, PT_RW)) {
+        if (e > b && !map_with_holes(b, e, hb, he, nh))
             return false;
-        }
     }
     return true;
 }
@@ -92,7 +114,9 @@ void arm64_boot_main(u64 dtb_pa, u64 image_pa)
         console_at(arm64_plat.uart_base, arm64_plat.uart_size);
     else
         console_at(FALLBACK_UART, PAGE_SIZE);
-    psci_set_conduit(arm64_plat.psci);
+    /* PSCI through hvc cannot work from EL2 (it would trap to Bulkhead
+     * itself): no conduit then; arch_platform_init says why. */
+    psci_set_conduit(arm64_plat.psci == PSCI_SMC ? PSCI_SMC : PSCI_NONE);
     if (!ok)
         hv_stop_boot("%s", err);
     if (!arm64_plat.have_uart)

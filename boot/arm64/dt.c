@@ -86,8 +86,8 @@ static bool parse_memory(const struct fdt *f, struct boot_info *bi, char *err, s
     return true;
 }
 
-static bool parse_reserved(const struct fdt *f, u64 dtb_pa, struct boot_info *bi, char *err,
-                           size_t errlen)
+static bool parse_reserved(const struct fdt *f, u64 dtb_pa, struct dt_platform *p,
+                           struct boot_info *bi, char *err, size_t errlen)
 {
     char path[96];
     if (!bi_add_reserved(bi, dtb_pa, f->totalsize, "device tree"))
@@ -117,6 +117,13 @@ static bool parse_reserved(const struct fdt *f, u64 dtb_pa, struct boot_info *bi
                 return ERR("device tree: %s: bad reg entry %d", path, i);
             if (!bi_add_reserved(bi, a, s, fdt_node_name(f, n)))
                 return ERR("too many reserved ranges (more than %u)", BI_MAX_RSV);
+            if (fdt_getprop(f, n, "no-map", NULL)) {
+                if (p->nnomap >= DT_MAX_NOMAP)
+                    return ERR("device tree: more than %u no-map reserved regions",
+                               DT_MAX_NOMAP);
+                p->nomap_base[p->nnomap] = a;
+                p->nomap_size[p->nnomap++] = s;
+            }
         }
     }
     return true;
@@ -354,7 +361,7 @@ bool dt_parse_platform(const struct fdt *f, u64 dtb_pa, u64 boot_mpidr, struct d
     /* /chosen and PSCI first: the command line and the power-off path decide
      * how a later problem ends. */
     return parse_chosen(f, p, bi, err, errlen) && parse_psci(f, p, err, errlen) &&
-           parse_memory(f, bi, err, errlen) && parse_reserved(f, dtb_pa, bi, err, errlen) &&
+           parse_memory(f, bi, err, errlen) && parse_reserved(f, dtb_pa, p, bi, err, errlen) &&
            parse_gic(f, p, err, errlen) && parse_timer(f, p, err, errlen) &&
            parse_cpus(f, boot_mpidr, p, bi, err, errlen);
 }

@@ -8,6 +8,7 @@
 #include "../../hv/fdt.h"
 
 #define DT_MAX_GICR 8
+#define DT_MAX_NOMAP 16
 
 enum psci_conduit { PSCI_NONE = 0, PSCI_SMC, PSCI_HVC };
 
@@ -35,6 +36,11 @@ struct dt_platform {
 
     bool have_initrd;
     u64 initrd_start, initrd_end;
+
+    /* /reserved-memory regions marked no-map: kept out of the hypervisor's
+     * own mappings (firmware may forbid even speculative access). */
+    u32 nnomap;
+    u64 nomap_base[DT_MAX_NOMAP], nomap_size[DT_MAX_NOMAP];
 };
 
 /* Everything but the modules: memory map, reserved ranges (memreserve block,

@@ -79,6 +79,7 @@ PY
     limit=10 # nothing to power off with: the image halts
 fi
 
+
 timeout $limit $qemu -M "$machine" -serial stdio -dtb "$w/modules.dtb" \
     -kernel "$out/arm64/bulkhead.bin" -append on_idle=poweroff \
     -device "loader,file=$cfg,addr=0x44000000,force-raw=on" \

@@ -359,6 +359,10 @@ static void test_hand_written_tree(void)
     CHECK_STR(bi.rsv[4].what, "secmon@4e000000");
     CHECK_EQ(bi.rsv[4].size, 0x200000);
     CHECK_STR(bi.rsv[5].what, "initrd");
+    /* secmon is no-map: kept out of the hypervisor's own mappings. */
+    CHECK_EQ(plat.nnomap, 1);
+    CHECK_EQ(plat.nomap_base[0], 0x4e000000);
+    CHECK_EQ(plat.nomap_size[0], 0x200000);
     /* The UART comes from stdout-path through the serial0 alias. */
     CHECK(plat.uart_from_stdout);
     CHECK_EQ(plat.uart_base, 0x9000000);
