@@ -106,3 +106,15 @@ void kfree(void *p, size_t size)
 {
     heap_free(&global_heap, p, size);
 }
+
+void *kmalloc_ctx(void *ctx, size_t size)
+{
+    (void)ctx;
+    return kmalloc(size);
+}
+
+void kfree_ctx(void *ctx, void *p, size_t size)
+{
+    (void)ctx;
+    kfree(p, size);
+}

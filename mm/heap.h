@@ -30,5 +30,8 @@ void heap_free(struct heap *h, void *p, size_t size);
 /* The hypervisor's heap on the frame allocator. */
 void *kmalloc(size_t size);
 void kfree(void *p, size_t size);
+/* The same in the shape of struct memslot_ops' alloc/free (ctx unused). */
+void *kmalloc_ctx(void *ctx, size_t size);
+void kfree_ctx(void *ctx, void *p, size_t size);
 
 #endif
