@@ -332,6 +332,10 @@ static bool parse_chosen(const struct fdt *f, struct dt_platform *p, struct boot
                        sizeof(bi->cmdline) - 1);
         memcpy(bi->cmdline, args, n + 1);
     }
+    /* U-Boot names itself here; other loaders leave it out. */
+    const char *ub = fdt_getprop_string(f, chosen, "u-boot,version");
+    if (ub)
+        bh_snprintf(bi->loader_name, sizeof(bi->loader_name), "U-Boot %s", ub);
     bool hs = fdt_getprop(f, chosen, "linux,initrd-start", NULL) != NULL;
     bool he = fdt_getprop(f, chosen, "linux,initrd-end", NULL) != NULL;
     if (hs != he)

@@ -210,6 +210,7 @@ static const uint8_t *gen(enum fault fault, size_t *len)
         pstr(w, "bootargs", "on_idle=poweroff");
     }
     pstr(w, "stdout-path", "/pl011@9000000");
+    pstr(w, "u-boot,version", "2023.01");
     if (fault == INITRD_32BIT) {
         pcells(w, "linux,initrd-start", 1, 0x48000000);
         pcells(w, "linux,initrd-end", 1, 0x48000200);
@@ -313,6 +314,7 @@ static void test_qemu_virt_4cpu(void)
     CHECK_EQ(bi.mem[0].base, 0x40000000);
     CHECK_EQ(bi.mem[0].size, 0x20000000);
     CHECK_STR(bi.cmdline, "on_idle=poweroff");
+    CHECK_STR(bi.loader_name, "");
     CHECK(plat.have_initrd);
     CHECK_EQ(plat.initrd_start, 0x48000000);
     CHECK_EQ(plat.initrd_end, 0x480003a0);
@@ -398,6 +400,7 @@ static void test_generated_ok(void)
     if (err[0])
         printf("  %s\n", err);
     CHECK_EQ(bi.nmod, 3);
+    CHECK_STR(bi.loader_name, "U-Boot 2023.01");
     b = gen(INITRD_32BIT, &len);
     CHECK(run(b, len, 0, true));
     CHECK_EQ(plat.initrd_end, 0x48000200);
