@@ -61,15 +61,25 @@ struct partition {
     struct memslot_part mem;
     spinlock_t con_lock;
     u32 con_len;
+    bool con_split;                    /* the last line was split for length */
     char con_line[PART_CON_LINE];
+    u64 con_dropped;                   /* bytes dropped with the console off */
+    u32 stopped;                       /* partition_stopped ran (atomic) */
     void *arch;                        /* arch-private state (EPT/stage-2 root, vCPUs) */
 };
 
 extern struct partition partitions[PART_MAX];
 extern u32 npartitions;
 
-/* The epoch domain of all physical CPUs (grace periods for memslot sets). */
+/* The epoch domain of all physical CPUs (grace periods for memslot sets).
+ * It sets itself up on first use for MAX_CPUS CPU slots: slots of CPUs that
+ * never go online (epoch_cpu_online) stay OFFLINE and never delay a grace
+ * period, so the real CPU count is not needed. partitions_epoch_init(n) may
+ * be called before the first hv_epoch() to size it for n CPUs instead; later
+ * calls change nothing. No IPI hook (kick = NULL): grace periods wait for
+ * ACTIVE CPUs to report at the top of their exit loop. */
 struct epoch_domain *hv_epoch(void);
+void partitions_epoch_init(u32 ncpus);
 
 /* Create every partition of cfg. On failure print what is wrong (naming the
  * partition and region) and return false; nothing is left allocated. */
