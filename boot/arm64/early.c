@@ -7,17 +7,30 @@
  * stops the CPU. */
 #include "../../arch/arm64/arm64.h"
 #include "../../drivers/pl011.h"
+#include "../../hv/boot_info.h"
 #include "../../hv/fdt.h"
+#include "../../hv/string.h"
 
 #define FALLBACK_UART 0x09000000ULL
+
+static bool early_fdt(u64 dtb_pa, struct fdt *f)
+{
+    if (!dtb_pa || (dtb_pa & 7))
+        return false;
+    u32 size = fdt_peek_size((const void *)(uintptr_t)dtb_pa, 64);
+    return size && size <= MiB(2) && fdt_open(f, (const void *)(uintptr_t)dtb_pa, size) == 0;
+}
+
+/* PSCI SYSTEM_OFF when the command line asks for power-off on errors
+ * (on_error=poweroff, or on_idle=poweroff without on_error), through the
+ * DTB's conduit: smc, or hvc only when below EL2 (at EL2 it would trap to
+ * our own, not yet installed, vectors). Returns if nothing happened. */
+static void early_poweroff(uintptr_t uart, u64 dtb_pa);
 
 static uintptr_t early_uart(u64 dtb_pa)
 {
     struct fdt f;
-    if (!dtb_pa || (dtb_pa & 7))
-        return FALLBACK_UART;
-    u32 size = fdt_peek_size((const void *)(uintptr_t)dtb_pa, 64);
-    if (!size || size > MiB(2) || fdt_open(&f, (const void *)(uintptr_t)dtb_pa, size) != 0)
+    if (!early_fdt(dtb_pa, &f))
         return FALLBACK_UART;
     int n = -1;
     int chosen = fdt_path(&f, "/chosen");
@@ -64,6 +77,42 @@ static void puthex(uintptr_t uart, u64 v)
     puts_raw(uart, buf);
 }
 
+static void early_poweroff(uintptr_t uart, u64 dtb_pa)
+{
+    struct fdt f;
+    char v[16];
+    if (!early_fdt(dtb_pa, &f))
+        return;
+    int chosen = fdt_path(&f, "/chosen");
+    const char *args = chosen >= 0 ? fdt_getprop_string(&f, chosen, "bootargs") : NULL;
+    if (!args)
+        return;
+    bool off;
+    if (bi_cmdline_get(args, "on_error", v, sizeof(v)))
+        off = strcmp(v, "poweroff") == 0;
+    else
+        off = bi_cmdline_get(args, "on_idle", v, sizeof(v)) && strcmp(v, "poweroff") == 0;
+    if (!off)
+        return;
+    int psci = fdt_find_compatible(&f, -1, "arm,psci-0.2");
+    if (psci < 0)
+        psci = fdt_find_compatible(&f, -1, "arm,psci-1.0");
+    const char *m = psci >= 0 ? fdt_getprop_string(&f, psci, "method") : NULL;
+    if (!m)
+        return;
+    u64 el = (sysreg_read(CurrentEL) >> 2) & 3;
+    bool smc = strcmp(m, "smc") == 0, hvc = strcmp(m, "hvc") == 0 && el < 2;
+    if (!smc && !hvc)
+        return;
+    puts_raw(uart, "bulkhead: powering off\n");
+    register u64 x0 __asm__("x0") = 0x84000008; /* PSCI SYSTEM_OFF */
+    if (smc)
+        __asm__ volatile("smc #0" : "+r"(x0) : : "x1", "x2", "x3", "memory");
+    else
+        __asm__ volatile("hvc #0" : "+r"(x0) : : "x1", "x2", "x3", "memory");
+    puts_raw(uart, "bulkhead: power-off failed\n");
+}
+
 void arm64_early_refuse(u64 reason, u64 dtb_pa, u64 detail)
 {
     uintptr_t uart = early_uart(dtb_pa);
@@ -88,6 +137,7 @@ void arm64_early_refuse(u64 reason, u64 dtb_pa, u64 detail)
     } else {
         puts_raw(uart, "unknown early failure\n");
     }
+    early_poweroff(uart, dtb_pa);
     puts_raw(uart, "bulkhead: halted\n");
     for (;;)
         __asm__ volatile("msr daifset, #0xf\n\twfi" ::: "memory");
