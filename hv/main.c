@@ -8,6 +8,8 @@
 #include "format.h"
 #include "smp.h"
 #include "string.h"
+#include "epoch.h"
+#include "partition.h"
 #include "../mm/frame.h"
 
 struct percpu percpu[MAX_CPUS];
@@ -93,6 +95,47 @@ static void console_stress(u32 cpu)
                cpu, i);
 }
 
+/* Secondary CPUs wait here until the boot CPU has created the partitions. */
+static u32 cpus_released;
+
+static void release_cpus(void)
+{
+    __atomic_store_n(&cpus_released, 1, __ATOMIC_RELEASE);
+}
+
+static void run_partition_here(u32 cpu)
+{
+    u32 vcpu;
+    struct partition *p = npartitions ? partition_of_cpu(cpu, &vcpu) : NULL;
+    if (!p)
+        return;
+    epoch_cpu_online(hv_epoch(), cpu);
+    arch_vcpu_run(p, vcpu);
+    epoch_cpu_offline(hv_epoch(), cpu);
+}
+
+static void start_partitions(const struct config *cfg, const struct boot_info *bi)
+{
+    char err[200];
+    partitions_epoch_init(cpus_known);
+    if (!partitions_create(cfg, bi))
+        hv_stop_boot("the partitions could not be created (see above)");
+    for (u32 i = 0; i < npartitions; i++) {
+        struct partition *p = &partitions[i];
+        if (!arch_partition_prepare(p, err, sizeof(err)))
+            hv_stop_boot("partition %s: %s", p->name, err);
+    }
+    /* A partition whose boot CPU did not come online cannot start. */
+    for (u32 i = 0; i < npartitions; i++) {
+        struct partition *p = &partitions[i];
+        u32 cpu = p->cfg->cpus[0];
+        if (cpu >= cpus_known || !__atomic_load_n(&percpu[cpu].online, __ATOMIC_ACQUIRE)) {
+            printk("partition %s: its cpu %u is not online; not started\n", p->name, cpu);
+            partition_stopped(p);
+        }
+    }
+}
+
 void hv_secondary_main(u32 index)
 {
     struct percpu *pc = &percpu[index];
@@ -104,6 +147,9 @@ void hv_secondary_main(u32 index)
         console_stress(index);
         __atomic_fetch_add(&stress_done, 1, __ATOMIC_RELEASE);
     }
+    while (!__atomic_load_n(&cpus_released, __ATOMIC_ACQUIRE))
+        arch_cpu_relax();
+    run_partition_here(index);
     arch_idle_forever();
 }
 
@@ -174,7 +220,12 @@ void hv_main(struct boot_info *bi)
         console_selftest();
 
     banner(bi);
-    config_boot(bi); /* stops the boot when the configuration has errors */
-
-    hv_end("nothing left to run");
+    const struct config *cfg = config_boot(bi); /* stops the boot on any error */
+    if (cfg && cfg->npartitions)
+        start_partitions(cfg, bi);
+    release_cpus();
+    run_partition_here(0);
+    if (!cfg || !cfg->npartitions)
+        hv_end("nothing left to run");
+    arch_idle_forever();
 }

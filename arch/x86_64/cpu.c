@@ -234,3 +234,19 @@ void x86_boot_main(u32 magic, u32 info_phys)
     }
     hv_main(&bi);
 }
+
+/* Host state for the VMCS. */
+u64 x86_gdt_base(void)
+{
+    return (u64)(uintptr_t)gdt;
+}
+
+u64 x86_tss_base(u32 cpu)
+{
+    return (u64)(uintptr_t)&tss[cpu];
+}
+
+u16 x86_tr_selector(u32 cpu)
+{
+    return (u16)((GDT_TSS_BASE + 2 * cpu) * 8);
+}

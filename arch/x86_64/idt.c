@@ -92,3 +92,8 @@ void x86_exception(struct exc_frame *f)
            cpu);
     arch_halt_cpu();
 }
+
+u64 x86_idt_base(void)
+{
+    return (u64)(uintptr_t)idt;
+}
