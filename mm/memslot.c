@@ -275,17 +275,16 @@ static struct memslot_set *set_without(struct memslot_part *p, const struct mems
 /* Take slot idx out of the published map: publish the set without it, wait
  * until no CPU can still use the old set, then remove the stage-2 mappings
  * and flush TLBs (nothing can refill them now: every reader sees the slot
- * gone). Frees the old set. Returns the published set. */
-static struct memslot_set *unpublish(struct memslot_part *p, struct memslot_set *old,
-                                     struct memslot_set *without, u32 idx)
+ * gone). The old set is unreachable when this returns; the caller frees or
+ * reuses it. */
+static void unpublish(struct memslot_part *p, const struct memslot_set *old,
+                      struct memslot_set *without, u32 idx)
 {
     struct memslot slot = old->slot[idx];
     publish(p, without);
     grace_period(p);
     if (p->ops->unmap)
         p->ops->unmap(p->ctx, slot.gfn << PAGE_SHIFT, slot.npages << PAGE_SHIFT);
-    set_free(p, old);
-    return without;
 }
 
 int memslot_delete(struct memslot_part *p, u32 id)
@@ -305,26 +304,25 @@ int memslot_delete(struct memslot_part *p, u32 id)
         goto out;
     }
     unpublish(p, old, n, (u32)idx);
+    set_free(p, old);
 out:
     writer_unlock(p);
     return err;
 }
 
-/* Replace slot idx by m: old mapping, then none, then the new one. Both new
- * sets are allocated before anything is published so that a failure leaves
- * the map untouched. */
+/* Replace slot idx by m: old mapping, then none, then the new one. Only the
+ * slot-less set is allocated (so a failure leaves the map untouched): the
+ * final set has the old set's size and is built in the old set's memory,
+ * which no CPU can reach any more once the slot-less set's grace period has
+ * passed. Peak: the old set plus the slot-less one. */
 static int replace(struct memslot_part *p, struct memslot_set *old, u32 idx, struct memslot m)
 {
     bool nomem;
     struct memslot_set *mid = set_without(p, old, idx, &nomem);
     if (nomem)
         return MEMSLOT_E_NOMEM;
-    struct memslot_set *fin = set_alloc(p, old->nr);
-    if (!fin) {
-        set_free(p, mid);
-        return MEMSLOT_E_NOMEM;
-    }
-    mid = unpublish(p, old, mid, idx);
+    unpublish(p, old, mid, idx);
+    struct memslot_set *fin = old;
     u32 nr = mid ? mid->nr : 0;
     u32 pos = insert_pos(mid, m.gfn);
     if (pos)
