@@ -156,7 +156,7 @@ void arch_start_secondaries(struct boot_info *bi)
     }
 }
 
-/* selftest=write-text|exec-data|unmapped|ud on the command line makes one
+/* selftest=write-text|write-text-alias|exec-data|unmapped|ud on the command line makes one
  * CPU break a rule on purpose (CPU 1, or the one named by selftest.cpu=), to
  * show that the EL2 page tables enforce W^X and that the exception vectors
  * report the fault and stop only that CPU. */
@@ -177,6 +177,14 @@ void arm64_selftest(unsigned cpu)
         printk("selftest: cpu %u writes to the hypervisor's text (must fault)\n", cpu);
         uintptr_t a = (uintptr_t)&arch_cpu_relax;
         __asm__("" : "+r"(a));
+        *(volatile u32 *)a = 0xd503201f;
+    } else if (strcmp(v, "write-text-alias") == 0) {
+        /* The image's physical range is not in the identity map, so its
+         * text cannot be reached through a writable alias either. */
+        uintptr_t a = (uintptr_t)hv_virt_to_phys((const void *)&arch_cpu_relax);
+        __asm__("" : "+r"(a));
+        printk("selftest: cpu %u writes to the hypervisor's text through its physical address "
+               "%#lx (must fault)\n", cpu, (unsigned long)a);
         *(volatile u32 *)a = 0xd503201f;
     } else if (strcmp(v, "exec-data") == 0) {
         static u32 data_code[2] = { 0xd65f03c0 }; /* ret, in a never-executable page */
@@ -352,10 +360,15 @@ void arm64_exception(struct exc_regs *r, u64 vec)
     static const char *const kinds[] = { "synchronous", "IRQ", "FIQ", "SError" };
     static const char *const origins[] = { "current EL with SP_EL0", "current EL with SP_ELx",
                                            "lower EL (AArch64)", "lower EL (AArch32)" };
+    static volatile u8 in_exception[MAX_CPUS];
     u64 esr = sysreg_read(esr_el2), far = sysreg_read(far_el2), elr = sysreg_read(elr_el2),
         spsr = sysreg_read(spsr_el2);
+    unsigned me = arch_cpu_index();
+    /* A fault while reporting a fault: stop quietly rather than loop. */
+    if (me < MAX_CPUS && in_exception[me]++)
+        arm64_halt_loop();
     u32 ec = (u32)(esr >> 26) & 0x3f;
-    unsigned cpu = arch_cpu_index();
+    unsigned cpu = me;
     printk("EXCEPTION on cpu %u: %s from %s: %s (EC %#x)\n"
            "  ESR_EL2 0x%016llx  FAR_EL2 0x%016llx\n"
            "  ELR_EL2 0x%016llx  SPSR_EL2 0x%016llx\n",
