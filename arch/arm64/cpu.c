@@ -52,7 +52,11 @@ void arch_console_putc(char c)
 static u64 timer_freq(void)
 {
     u64 f = sysreg_read(cntfrq_el0) & 0xffffffffULL;
-    return f ? f : 62500000; /* QEMU's frequency if firmware left it unset */
+    if (f)
+        return f;
+    /* Firmware left CNTFRQ_EL0 unset: the timer node may say, else assume
+     * QEMU's 62.5 MHz. */
+    return arm64_plat.timer_freq ? arm64_plat.timer_freq : 62500000;
 }
 
 static u64 timer_now(void)
