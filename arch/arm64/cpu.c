@@ -373,6 +373,10 @@ void arm64_exception(struct exc_regs *r, u64 vec)
         arm64_halt_loop();
     u32 ec = (u32)(esr >> 26) & 0x3f;
     unsigned cpu = me;
+    /* Before the device tree has named the UART: use the same fallback as a
+     * malformed device tree does (QEMU virt's PL011). */
+    if (!arm64_uart && arm64_map_identity(0x09000000, PAGE_SIZE, PT_DEVICE))
+        arm64_uart = 0x09000000;
     printk("EXCEPTION on cpu %u: %s from %s: %s (EC %#x)\n"
            "  ESR_EL2 0x%016llx  FAR_EL2 0x%016llx\n"
            "  ELR_EL2 0x%016llx  SPSR_EL2 0x%016llx\n",
