@@ -900,7 +900,15 @@ static enum exit_action handle_exit(struct vcpu *v)
 static bool start_guest(struct vcpu *v, bool restart)
 {
     char err[160];
+    static u64 free_at_start[PART_MAX];
+    if (!restart)
+        free_at_start[v->p->index] = frames_global()->free_bytes;
     if (restart) {
+        /* Same frames, fresh contents: nothing is allocated for a restart. */
+        printk("partition %s: restart %u: hypervisor free memory %llu KiB, as at the first "
+               "start (%llu KiB)\n",
+               v->p->name, v->p->restarts, (unsigned long long)(frames_global()->free_bytes >> 10),
+               (unsigned long long)(free_at_start[v->p->index] >> 10));
         partition_reset_memory(v->p);
         memset(v->xp->port_logged, 0, sizeof(v->xp->port_logged));
     }

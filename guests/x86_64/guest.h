@@ -1,0 +1,58 @@
+/* A tiny runtime for the test guests: serial output on the virtual 16550,
+ * number formatting, Bulkhead hypercalls, multiboot/PVH start information. */
+#ifndef GUEST_H
+#define GUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
+static inline uint8_t inb(uint16_t port)
+{
+    uint8_t v;
+    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
+void putc_(char c);
+void puts_(const char *s);            /* no newline added */
+void putu(uint32_t v);
+void puthex(uint32_t v);
+void println(const char *s);
+/* printf-like: %s %u %d %x %c only */
+void gprintf(const char *fmt, ...);
+
+struct bh_part_info {
+    uint32_t abi_version, partition, vcpus, restarts;
+    uint64_t ram_bytes;
+    char name[32];
+};
+
+static inline int32_t hypercall(uint32_t nr, uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3)
+{
+    uint32_t r;
+    __asm__ volatile("vmcall" : "=a"(r) : "a"(nr), "b"(a0), "c"(a1), "d"(a2), "S"(a3) : "memory");
+    return (int32_t)r;
+}
+
+#define HC_NULL 0
+#define HC_CONSOLE_WRITE 1
+#define HC_PART_INFO 2
+#define HC_SHUTDOWN 3
+#define HC_YIELD 4
+
+/* Command line of the boot protocol (multiboot or PVH); "" when none. */
+const char *boot_cmdline(uint32_t magic, uint32_t info);
+/* Value of key=NUMBER in the command line, or dflt. */
+uint32_t cmdline_u32(const char *cmdline, const char *key, uint32_t dflt);
+bool part_info(struct bh_part_info *pi);
+void spin_delay(uint32_t loops);
+
+size_t strlen(const char *s);
+void *memset(void *d, int c, size_t n);
+void *memcpy(void *d, const void *s, size_t n);
+
+int guest_main(uint32_t magic, uint32_t info);
+
+#endif

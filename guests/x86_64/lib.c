@@ -1,0 +1,153 @@
+#include "guest.h"
+#include <stdarg.h>
+
+size_t strlen(const char *s)
+{
+    size_t n = 0;
+    while (s[n])
+        n++;
+    return n;
+}
+
+void *memset(void *d, int c, size_t n)
+{
+    uint8_t *p = d;
+    while (n--)
+        *p++ = (uint8_t)c;
+    return d;
+}
+
+void *memcpy(void *d, const void *s, size_t n)
+{
+    uint8_t *p = d;
+    const uint8_t *q = s;
+    while (n--)
+        *p++ = *q++;
+    return d;
+}
+
+void putc_(char c)
+{
+    while (!(inb(0x3fd) & 0x20))
+        ;
+    outb(0x3f8, (uint8_t)c);
+}
+
+void puts_(const char *s)
+{
+    while (*s)
+        putc_(*s++);
+}
+
+void println(const char *s)
+{
+    puts_(s);
+    putc_('\n');
+}
+
+void putu(uint32_t v)
+{
+    char b[12];
+    int n = 0;
+    do {
+        b[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        putc_(b[--n]);
+}
+
+void puthex(uint32_t v)
+{
+    puts_("0x");
+    bool started = false;
+    for (int i = 28; i >= 0; i -= 4) {
+        unsigned d = (v >> i) & 15;
+        if (d || started || i == 0) {
+            putc_("0123456789abcdef"[d]);
+            started = true;
+        }
+    }
+}
+
+void gprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    for (; *fmt; fmt++) {
+        if (*fmt != '%') {
+            putc_(*fmt);
+            continue;
+        }
+        switch (*++fmt) {
+        case 's': puts_(va_arg(ap, const char *)); break;
+        case 'u': putu(va_arg(ap, uint32_t)); break;
+        case 'd': {
+            int32_t v = va_arg(ap, int32_t);
+            if (v < 0) {
+                putc_('-');
+                putu((uint32_t)0 - (uint32_t)v);
+            } else {
+                putu((uint32_t)v);
+            }
+            break;
+        }
+        case 'x': puthex(va_arg(ap, uint32_t)); break;
+        case 'c': putc_((char)va_arg(ap, int)); break;
+        case '%': putc_('%'); break;
+        default: putc_('?'); break;
+        }
+    }
+    va_end(ap);
+}
+
+const char *boot_cmdline(uint32_t magic, uint32_t info)
+{
+    if (magic == 0x2badb002) {
+        const uint32_t *mbi = (const uint32_t *)(uintptr_t)info;
+        if (mbi[0] & 4)
+            return (const char *)(uintptr_t)mbi[4];
+    } else {
+        const uint32_t *si = (const uint32_t *)(uintptr_t)info;
+        if (si[0] == 0x336ec578 && si[6])
+            return (const char *)(uintptr_t)si[6];
+    }
+    return "";
+}
+
+uint32_t cmdline_u32(const char *c, const char *key, uint32_t dflt)
+{
+    size_t kl = strlen(key);
+    for (const char *p = c; *p; p++) {
+        if ((p == c || p[-1] == ' ')) {
+            size_t i = 0;
+            while (i < kl && p[i] == key[i])
+                i++;
+            if (i == kl && p[kl] == '=') {
+                const char *v = p + kl + 1;
+                uint32_t r = 0;
+                if (v[0] == '0' && v[1] == 'x') {
+                    for (v += 2; *v && *v != ' '; v++)
+                        r = r * 16 + (uint32_t)(*v <= '9' ? *v - '0' : (*v | 32) - 'a' + 10);
+                } else {
+                    for (; *v >= '0' && *v <= '9'; v++)
+                        r = r * 10 + (uint32_t)(*v - '0');
+                }
+                return r;
+            }
+        }
+    }
+    return dflt;
+}
+
+bool part_info(struct bh_part_info *pi)
+{
+    return hypercall(HC_PART_INFO, (uint32_t)(uintptr_t)pi, sizeof(*pi), 0, 0) ==
+           (int32_t)sizeof(*pi);
+}
+
+void spin_delay(uint32_t loops)
+{
+    for (volatile uint32_t i = 0; i < loops; i++)
+        ;
+}
