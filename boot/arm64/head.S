@@ -120,7 +120,7 @@ secondary_entry:
     mrs     x0, CurrentEL
     ubfx    x0, x0, #2, #2
     cmp     x0, #2
-    b.ne    arm64_halt_loop         /* cannot happen after an EL2 CPU_ON; never run */
+    b.ne    arm64_halt_loop         /* PSCI starts us at the caller's EL (EL2); else park */
     mrs     x0, hcr_el2
     orr     x0, x0, #HCR_RW
     orr     x0, x0, #(1 << HCR_E2H_SHIFT)
