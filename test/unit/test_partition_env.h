@@ -112,13 +112,13 @@ static void env_fini(void)
     free(env_fixed);
 }
 
-static bool in_env_mem(u64 a, u64 size)
+static __unused bool in_env_mem(u64 a, u64 size)
 {
     u64 b = (u64)(uintptr_t)env_mem;
     return a >= b && a + size <= b + ENV_MEM_SIZE;
 }
 
-static u64 fixed_addr(u64 off)
+static __unused u64 fixed_addr(u64 off)
 {
     return (u64)(uintptr_t)env_fixed + off;
 }
@@ -174,7 +174,7 @@ static void cfg_member(struct cfg_channel *c, u32 part, u64 guest, enum cfg_acce
     m->access = acc;
 }
 
-static struct part_region *find_region(struct partition *p, u64 gpa)
+static __unused struct part_region *find_region(struct partition *p, u64 gpa)
 {
     for (u32 i = 0; i < p->nregions; i++)
         if (p->region[i].gpa == gpa)
