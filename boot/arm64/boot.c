@@ -40,28 +40,6 @@ bool arm64_poweroff_on_error(void)
     return bi_cmdline_get(bi.cmdline, "on_idle", v, sizeof(v)) && strcmp(v, "poweroff") == 0;
 }
 
-/* Map [b, e) read-write, leaving out the holes (the image's own physical
- * range and no-map reserved regions). */
-static bool map_with_holes(u64 b, u64 e, const u64 *hb, const u64 *he, u32 nh)
-{
-    while (b < e) {
-        /* The first hole that ends after b. */
-        u64 next_b = e, next_e = e;
-        for (u32 i = 0; i < nh; i++)
-            if (he[i] > b && hb[i] < e && hb[i] < next_b) {
-                next_b = hb[i];
-                next_e = he[i];
-            }
-        for (u32 i = 0; i < nh; i++) /* holes that overlap the chosen one */
-            if (hb[i] <= next_e && he[i] > next_e && hb[i] < e)
-                next_e = he[i];
-        if (next_b > b && !arm64_map_identity(b, next_b - b, PT_RW))
-            return false;
-        b = next_e > b ? next_e : e;
-    }
-    return true;
-}
-
 static bool map_ram(u64 image_pa, u64 image_end)
 {
     u64 hb[DT_MAX_NOMAP + 1], he[DT_MAX_NOMAP + 1];
@@ -76,8 +54,13 @@ static bool map_ram(u64 image_pa, u64 image_end)
     for (u32 i = 0; i < bi.nmem; i++) {
         u64 b = ALIGN_UP(bi.mem[i].base, PAGE_SIZE);
         u64 e = ALIGN_DOWN(bi.mem[i].base + bi.mem[i].size, PAGE_SIZE);
-        if (e > b && !map_with_holes(b, e, hb, he, nh))
+        u64 pb[DT_MAX_NOMAP + 2], pe[DT_MAX_NOMAP + 2];
+        int n = e > b ? range_subtract(b, e, hb, he, nh, pb, pe, DT_MAX_NOMAP + 2) : 0;
+        if (n < 0)
             return false;
+        for (int k = 0; k < n; k++)
+            if (!arm64_map_identity(pb[k], pe[k] - pb[k], PT_RW))
+                return false;
     }
     return true;
 }

@@ -469,3 +469,34 @@ bool dt_collect_modules(const struct fdt *f, const struct dt_platform *p, const 
     }
     return add_chosen_modules(f, bi, err, errlen);
 }
+
+int range_subtract(u64 b, u64 e, const u64 *hb, const u64 *he, u32 nh, u64 *ob, u64 *oe,
+                   u32 max)
+{
+    u32 n = 0;
+    while (b < e) {
+        /* Skip past every hole that covers b. */
+        bool moved = true;
+        while (moved) {
+            moved = false;
+            for (u32 i = 0; i < nh; i++)
+                if (hb[i] <= b && he[i] > b) {
+                    b = he[i];
+                    moved = true;
+                }
+        }
+        if (b >= e)
+            break;
+        /* The piece runs to the next hole that starts after b. */
+        u64 end = e;
+        for (u32 i = 0; i < nh; i++)
+            if (hb[i] > b && hb[i] < end && he[i] > hb[i])
+                end = hb[i];
+        if (n >= max)
+            return -1;
+        ob[n] = b;
+        oe[n++] = end;
+        b = end;
+    }
+    return (int)n;
+}

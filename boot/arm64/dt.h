@@ -61,4 +61,11 @@ bool dt_collect_modules(const struct fdt *f, const struct dt_platform *p, const 
 
 const char *dt_conduit_name(enum psci_conduit c);
 
+/* [b, e) minus the holes [hb[i], he[i]) (in any order, may overlap), as
+ * sorted, disjoint pieces written to ob/oe. Returns the number of pieces, or
+ * -1 if there are more than max. Used to map RAM around the image and no-map
+ * regions. */
+int range_subtract(u64 b, u64 e, const u64 *hb, const u64 *he, u32 nh, u64 *ob, u64 *oe,
+                   u32 max);
+
 #endif

@@ -511,6 +511,54 @@ static void test_truncated_real_dtb_is_never_misread(void)
     free(b);
 }
 
+static void test_range_subtract(void)
+{
+    u64 ob[32], oe[32];
+    u64 hb1[] = { 0x2000 }, he1[] = { 0x3000 };
+    CHECK_EQ(range_subtract(0x1000, 0x5000, hb1, he1, 1, ob, oe, 32), 2);
+    CHECK_EQ(ob[0], 0x1000);
+    CHECK_EQ(oe[0], 0x2000);
+    CHECK_EQ(ob[1], 0x3000);
+    CHECK_EQ(oe[1], 0x5000);
+    CHECK_EQ(range_subtract(0x1000, 0x5000, NULL, NULL, 0, ob, oe, 32), 1);
+    CHECK_EQ(range_subtract(0x1000, 0x5000, hb1, he1, 1, ob, oe, 1), -1);
+    u64 hb2[] = { 0x0 }, he2[] = { UINT64_MAX };
+    CHECK_EQ(range_subtract(0x1000, 0x5000, hb2, he2, 1, ob, oe, 32), 0);
+    /* Random holes against a page bitmap. */
+    uint32_t x = 99;
+    for (int iter = 0; iter < 5000; iter++) {
+        u64 hb[8], he[8];
+        u32 nh = (x = x * 1103515245 + 12345) % 9;
+        for (u32 i = 0; i < nh; i++) {
+            x = x * 1103515245 + 12345;
+            hb[i] = (x >> 4) % 64;
+            x = x * 1103515245 + 12345;
+            he[i] = hb[i] + (x >> 4) % 20; /* may be empty */
+        }
+        u64 b = (x >> 8) % 16, e = b + (x >> 12) % 48;
+        int n = range_subtract(b, e, hb, he, nh, ob, oe, 32);
+        CHECK(n >= 0);
+        bool want[80] = { false }, got[80] = { false };
+        for (u64 p = b; p < e; p++) {
+            want[p] = true;
+            for (u32 i = 0; i < nh; i++)
+                if (p >= hb[i] && p < he[i])
+                    want[p] = false;
+        }
+        for (int k = 0; k < n; k++) {
+            CHECK(ob[k] < oe[k]);
+            if (k)
+                CHECK(ob[k] > oe[k - 1]); /* separated by a non-empty hole */
+            for (u64 p = ob[k]; p < oe[k] && p < 80; p++)
+                got[p] = true;
+        }
+        int bad = memcmp(want, got, sizeof(want)) != 0;
+        CHECK(!bad);
+        if (bad)
+            break;
+    }
+}
+
 int main(void)
 {
     make_initrd();
@@ -521,5 +569,6 @@ int main(void)
     RUN(test_generated_faults);
     RUN(test_corrupt_initrd);
     RUN(test_truncated_real_dtb_is_never_misread);
+    RUN(test_range_subtract);
     return CHECK_DONE();
 }
