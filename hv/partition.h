@@ -82,7 +82,13 @@ struct epoch_domain *hv_epoch(void);
 void partitions_epoch_init(u32 ncpus);
 
 /* Create every partition of cfg. On failure print what is wrong (naming the
- * partition and region) and return false; nothing is left allocated. */
+ * partition and region) and return false; nothing is left allocated.
+ * RAM regions and channel backings are zeroed, fixed host ranges included.
+ * Allocated ranges are 2 MiB aligned when their size is a multiple of 2 MiB.
+ * A channel's backing is allocated once and mapped into every member (its
+ * regions have owned = false; the backing is freed with the partitions).
+ * Run it while no other CPU allocates frames (boot): it takes aligned ranges
+ * from frames_global() directly. Refused when partitions exist already. */
 bool partitions_create(const struct config *cfg, const struct boot_info *bi);
 /* Release everything partitions_create allocated (used by tests). */
 void partitions_destroy(void);
@@ -91,8 +97,11 @@ void partitions_destroy(void);
 struct partition *partition_of_cpu(u32 cpu, u32 *vcpu);
 
 /* Guest memory through the memslots. The range must lie in one RAM or channel
- * slot (and be writable for a write). Call only from a CPU that is ACTIVE in
- * the epoch domain (e.g. in the exit handler). */
+ * slot (and be writable for a write): a range crossing into an adjacent slot,
+ * touching a gap or a device slot, or wrapping past 2^64 gives NULL / false;
+ * len 0 is fine at a mapped address. Call only from a CPU that is ACTIVE in
+ * the epoch domain (e.g. in the exit handler); like a slot, the pointer is
+ * good until the CPU's next quiescent state, guest entry or idle wait. */
 void *guest_ptr(struct partition *p, u64 gpa, u64 len, bool write);
 bool guest_read(struct partition *p, u64 gpa, void *dst, u64 len);
 bool guest_write(struct partition *p, u64 gpa, const void *src, u64 len);
@@ -101,7 +110,11 @@ bool guest_write(struct partition *p, u64 gpa, const void *src, u64 len);
 void partition_reset_memory(struct partition *p);
 
 /* Guest console: characters are gathered per partition into lines, each
- * printed whole as "[name] text". */
+ * printed whole as "[name] text" ("text" alone with console-prefix off).
+ * '\r' is dropped, bytes other than printable ASCII and '\t' print as '?',
+ * a line longer than PART_CON_LINE is split. With the partition's console
+ * off, bytes are dropped and counted in con_dropped. flush prints a pending
+ * partial line (fault, shutdown and partition_stopped flush first). */
 void partition_console_putc(struct partition *p, char c);
 void partition_console_write(struct partition *p, const char *s, u64 len);
 void partition_console_flush(struct partition *p);
@@ -112,7 +125,8 @@ enum part_action { PART_ACT_STOP = 0, PART_ACT_RESTART = 1 };
  * enters it again. STOP: the partition is halted; the caller stops its vCPU. */
 enum part_action partition_fault(struct partition *p, const char *reason, u64 ip, u64 gpa,
                                  bool has_gpa);
-/* The guest asked to stop with an exit code. */
+/* The guest asked to stop with an exit code: one line, state SHUTDOWN. The
+ * caller stops the partition's vCPUs and then calls partition_stopped. */
 void partition_shutdown(struct partition *p, u64 code);
 /* Mark the partition stopped for good (after partition_fault STOP or
  * shutdown); when it is the last one running, end the hypervisor. */
