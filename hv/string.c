@@ -5,6 +5,14 @@ void *memcpy(void *dst, const void *src, size_t n)
 {
     u8 *d = dst;
     const u8 *s = src;
+    if ((((uintptr_t)d ^ (uintptr_t)s) & 7) == 0) {
+        while (n && ((uintptr_t)d & 7)) {
+            *d++ = *s++;
+            n--;
+        }
+        for (; n >= 8; n -= 8, d += 8, s += 8)
+            *(u64 *)(void *)d = *(const u64 *)(const void *)s;
+    }
     while (n--)
         *d++ = *s++;
     return dst;
@@ -27,6 +35,14 @@ void *memmove(void *dst, const void *src, size_t n)
 void *memset(void *dst, int c, size_t n)
 {
     u8 *d = dst;
+    /* Word stores once aligned: zeroing guest memory is the common large case. */
+    while (n && ((uintptr_t)d & 7)) {
+        *d++ = (u8)c;
+        n--;
+    }
+    u64 w = (u8)c * 0x0101010101010101ULL;
+    for (; n >= 8; n -= 8, d += 8)
+        *(u64 *)(void *)d = w;
     while (n--)
         *d++ = (u8)c;
     return dst;

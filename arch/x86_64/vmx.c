@@ -896,13 +896,12 @@ static enum exit_action handle_exit(struct vcpu *v)
     }
 }
 
+static u64 free_at_start[PART_MAX];
+
 /* Load (or reload after a restart) the guest image and prepare the vCPU. */
 static bool start_guest(struct vcpu *v, bool restart)
 {
     char err[160];
-    static u64 free_at_start[PART_MAX];
-    if (!restart)
-        free_at_start[v->p->index] = frames_global()->free_bytes;
     if (restart) {
         /* Same frames, fresh contents: nothing is allocated for a restart. */
         printk("partition %s: restart %u: hypervisor free memory %llu KiB, as at the first "
@@ -922,6 +921,8 @@ static bool start_guest(struct vcpu *v, bool restart)
         return false;
     }
     invept_all(v->xp);
+    if (!restart)
+        free_at_start[v->p->index] = frames_global()->free_bytes;
     return true;
 }
 
