@@ -120,11 +120,14 @@ static void start_partitions(const struct config *cfg, const struct boot_info *b
     partitions_epoch_init(cpus_known);
     if (!partitions_create(cfg, bi))
         hv_stop_boot("the partitions could not be created (see above)");
+    /* The boot CPU reads the memslot sets while it builds the stage-2 tables. */
+    epoch_cpu_online(hv_epoch(), 0);
     for (u32 i = 0; i < npartitions; i++) {
         struct partition *p = &partitions[i];
         if (!arch_partition_prepare(p, err, sizeof(err)))
             hv_stop_boot("partition %s: %s", p->name, err);
     }
+    epoch_cpu_offline(hv_epoch(), 0);
     /* A partition whose boot CPU did not come online cannot start. */
     for (u32 i = 0; i < npartitions; i++) {
         struct partition *p = &partitions[i];

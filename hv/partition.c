@@ -107,16 +107,14 @@ static u64 pages_of(u64 size)
 }
 
 /* Contiguous frames, 2 MiB aligned when the size is a multiple of 2 MiB (so
- * second-stage tables can use large pages), else page aligned. Unlocked
- * frame_alloc_range on the global allocator: partitions are created on the
- * boot CPU while no other CPU allocates frames. */
+ * second-stage tables can use large pages), else page aligned; taken under
+ * the frame allocator's lock. */
 static u64 alloc_backing(u64 size)
 {
     u64 align = IS_ALIGNED(size, MiB(2)) ? MiB(2) : PAGE_SIZE;
-    struct frame_alloc *fa = frames_global();
-    if (!fa || size == 0)
+    if (!frames_global() || size == 0)
         return 0;
-    return frame_alloc_range(fa, pages_of(size), align, 0);
+    return frame_alloc_aligned(pages_of(size), align);
 }
 
 static struct part_region *add_region(struct partition *p)

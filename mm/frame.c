@@ -213,6 +213,14 @@ u64 frame_alloc_below(u64 npages, u64 limit)
     return r;
 }
 
+u64 frame_alloc_aligned(u64 npages, u64 align)
+{
+    spin_lock(&global_lock);
+    u64 r = frame_alloc_range(global_fa, npages, align, 0);
+    spin_unlock(&global_lock);
+    return r;
+}
+
 u64 frame_alloc(u64 npages)
 {
     return frame_alloc_below(npages, 0);

@@ -44,6 +44,8 @@ void frame_reserve(struct frame_alloc *fa, u64 base, u64 size);
 void frames_init_global(struct frame_alloc *fa);
 u64 frame_alloc(u64 npages);
 u64 frame_alloc_below(u64 npages, u64 limit);
+/* Locked, aligned, not zeroed (the caller decides). */
+u64 frame_alloc_aligned(u64 npages, u64 align);
 void frame_free(u64 base, u64 npages);
 struct frame_alloc *frames_global(void);
 

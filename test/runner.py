@@ -421,6 +421,17 @@ def cmd_list(args):
     return 0
 
 
+def kvm_nested_vmx():
+    """True when /dev/kvm is usable and the Intel KVM module allows nested VMX."""
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return False
+    try:
+        with open("/sys/module/kvm_intel/parameters/nested") as fh:
+            return fh.read().strip() in ("Y", "1")
+    except OSError:
+        return False
+
+
 def cmd_run(args):
     sc = load_scenarios()
     name = args.scenario or ("demo-x86_64" if args.arch == "x86_64" else "demo-arm64")
@@ -428,6 +439,15 @@ def cmd_run(args):
         print(f"no scenario '{name}'", file=sys.stderr)
         return 2
     s = dict(sc[name])
+    if s.get("machine") == "bochs":
+        if kvm_nested_vmx():
+            print("make run: /dev/kvm offers nested VMX: using QEMU with KVM", flush=True)
+            s["machine"] = "qemu-bios"
+            s["qemu_cpu"] = "host"
+            s["qemu_args"] = s.get("qemu_args", []) + ["-enable-kvm"]
+        else:
+            print("make run: no /dev/kvm with nested VMX here: using Bochs (Intel VT-x CPU model); "
+                  "output follows", flush=True)
     workdir = tempfile.mkdtemp(prefix="bh-run-")
     cmd, serial = launch(s, args.out, workdir, interactive=True)
     print("running: " + " ".join(cmd), flush=True)
