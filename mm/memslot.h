@@ -73,7 +73,8 @@ struct memslot_ops {
     /* Remove the stage-2 mappings of [gpa, gpa+size) and flush the TLBs of
      * every CPU that runs the partition. May be NULL (nothing mapped yet). */
     void (*unmap)(void *ctx, u64 gpa, u64 size);
-    /* Wait for a grace period. NULL: epoch_synchronize(part->epoch). */
+    /* Wait for a grace period. NULL: epoch_synchronize(part->epoch); with
+     * no epoch domain either, no concurrent readers are assumed. */
     void (*synchronize)(void *ctx);
 };
 
