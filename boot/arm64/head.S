@@ -48,9 +48,10 @@ primary_entry:
     mrs     x2, id_aa64mmfr1_el1
     bl      arm64_early_refuse
 2:
-    /* VHE on: from here EL2 uses the EL2&0 regime with two VA ranges. */
-    mrs     x0, hcr_el2
-    orr     x0, x0, #HCR_RW
+    /* VHE on: from here EL2 uses the EL2&0 regime with two VA ranges.
+     * HCR_EL2 gets a known value (E2H, EL1 is AArch64), nothing left over
+     * from the firmware. */
+    mov     x0, #HCR_RW
     orr     x0, x0, #(1 << HCR_E2H_SHIFT)
     msr     hcr_el2, x0
     isb
@@ -121,8 +122,7 @@ secondary_entry:
     ubfx    x0, x0, #2, #2
     cmp     x0, #2
     b.ne    arm64_halt_loop         /* PSCI starts us at the caller's EL (EL2); else park */
-    mrs     x0, hcr_el2
-    orr     x0, x0, #HCR_RW
+    mov     x0, #HCR_RW
     orr     x0, x0, #(1 << HCR_E2H_SHIFT)
     msr     hcr_el2, x0
     isb
