@@ -122,3 +122,12 @@ bool bi_cmdline_get(const char *cmdline, const char *key, char *val, size_t vall
     }
     return false;
 }
+
+u64 bi_cmdline_u64(const struct boot_info *bi, const char *key, u64 dflt)
+{
+    char v[24];
+    u64 r;
+    if (bi && bi_cmdline_get(bi->cmdline, key, v, sizeof(v)) && bh_parse_u64(v, strlen(v), &r))
+        return r;
+    return dflt;
+}

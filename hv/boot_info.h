@@ -80,5 +80,7 @@ u64 bi_usable_bytes(const struct boot_info *bi);
 
 /* Command-line options: "key=value" or "key" words. */
 bool bi_cmdline_get(const char *cmdline, const char *key, char *val, size_t vallen);
+/* A numeric option (decimal or 0x hex); dflt when absent or not a number. */
+u64 bi_cmdline_u64(const struct boot_info *bi, const char *key, u64 dflt);
 
 #endif

@@ -214,12 +214,7 @@ void arm64_selftest(unsigned cpu)
 
 static u64 option_u64(const char *key, u64 dflt)
 {
-    char v[24];
-    u64 r;
-    if (arm64_bi && bi_cmdline_get(arm64_bi->cmdline, key, v, sizeof(v)) &&
-        bh_parse_u64(v, strlen(v), &r))
-        return r;
-    return dflt;
+    return bi_cmdline_u64(arm64_bi, key, dflt);
 }
 
 /* C entry of a secondary CPU: MMU on, on its own stack. */

@@ -184,6 +184,21 @@ static u64 place(struct partition *p, u64 *cursor, const void *src, u64 len, u64
     return at;
 }
 
+/* Copy the ramdisk module page-aligned after *cursor; its guest address or 0. */
+static u64 place_ramdisk(struct partition *p, u64 *cursor, char *err, size_t len)
+{
+    u64 rd_at = ALIGN_UP(*cursor, PAGE_SIZE);
+    u8 *dst = guest_ptr(p, rd_at, p->ramdisk->size ? p->ramdisk->size : 1, true);
+    if (!dst || rd_at == 0) {
+        bh_snprintf(err, len, "the ramdisk '%s' (%llu bytes) does not fit after the kernel",
+                    p->ramdisk->name, (unsigned long long)p->ramdisk->size);
+        return 0;
+    }
+    memcpy(dst, (const void *)(uintptr_t)p->ramdisk->base, p->ramdisk->size);
+    *cursor = rd_at + p->ramdisk->size;
+    return rd_at;
+}
+
 /* The memory map the guest sees: its RAM regions (and channel windows as reserved). */
 struct e820 {
     u64 base, size;
@@ -243,15 +258,9 @@ static bool build_multiboot_info(struct partition *p, u64 cursor, struct guest_b
     u32 mods_count = 0;
     u64 mods_at = 0;
     if (p->ramdisk) {
-        u64 rd_at = ALIGN_UP(cursor, PAGE_SIZE);
-        u8 *dst = guest_ptr(p, rd_at, p->ramdisk->size ? p->ramdisk->size : 1, true);
-        if (!dst) {
-            bh_snprintf(err, len, "the ramdisk '%s' (%llu bytes) does not fit after the kernel",
-                        p->ramdisk->name, (unsigned long long)p->ramdisk->size);
+        u64 rd_at = place_ramdisk(p, &cursor, err, len);
+        if (!rd_at)
             return false;
-        }
-        memcpy(dst, (const void *)(uintptr_t)p->ramdisk->base, p->ramdisk->size);
-        cursor = rd_at + p->ramdisk->size;
         u64 str_at = place(p, &cursor, p->ramdisk->name, strlen(p->ramdisk->name) + 1, 16);
         u32 mod[4] = { (u32)rd_at, (u32)(rd_at + p->ramdisk->size), (u32)str_at, 0 };
         mods_at = place(p, &cursor, mod, sizeof(mod), 16);
@@ -303,14 +312,9 @@ static bool build_pvh_info(struct partition *p, u64 cursor, struct guest_boot *g
     u32 nmods = 0;
     u64 modlist = 0;
     if (p->ramdisk) {
-        u64 rd_at = ALIGN_UP(cursor, PAGE_SIZE);
-        u8 *dst = guest_ptr(p, rd_at, p->ramdisk->size ? p->ramdisk->size : 1, true);
-        if (!dst) {
-            bh_snprintf(err, len, "the ramdisk '%s' does not fit after the kernel", p->ramdisk->name);
+        u64 rd_at = place_ramdisk(p, &cursor, err, len);
+        if (!rd_at)
             return false;
-        }
-        memcpy(dst, (const void *)(uintptr_t)p->ramdisk->base, p->ramdisk->size);
-        cursor = rd_at + p->ramdisk->size;
         u64 mod[4] = { rd_at, p->ramdisk->size, 0, 0 };
         modlist = place(p, &cursor, mod, sizeof(mod), 16);
         nmods = 1;

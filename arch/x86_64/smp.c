@@ -102,12 +102,7 @@ void x86_ap_main(u32 apic_id)
 
 static u64 option_u64(const char *key, u64 dflt)
 {
-    char v[24];
-    u64 r;
-    if (bootinfo && bi_cmdline_get(bootinfo->cmdline, key, v, sizeof(v)) &&
-        bh_parse_u64(v, strlen(v), &r))
-        return r;
-    return dflt;
+    return bi_cmdline_u64(bootinfo, key, dflt);
 }
 
 void arch_start_secondaries(struct boot_info *bi)
