@@ -1,25 +1,46 @@
-/* arm64 partitions (stage-2, EL1 guests) are issue 7 and not written yet:
- * a configuration with partitions is refused with a clear message rather
- * than half-started. */
+/* arm64 partition hooks: a VMID and stage-2 tables per partition from its
+ * memslots (arch_partition_prepare), and the Linux arm64 Image boot
+ * protocol (arch_partition_load). The vCPUs run in vm.c. */
+#include "arm64.h"
+#include "vm.h"
 #include "../../hv/format.h"
-#include "../../hv/partition.h"
+#include "../../hv/smp.h"
+#include "../../hv/string.h"
+
+static struct a64_part aparts[PART_MAX];
+
+struct a64_part *a64_part_of(struct partition *p)
+{
+    return p->arch;
+}
 
 bool arch_partition_prepare(struct partition *p, char *err, size_t errlen)
 {
-    (void)p;
-    bh_snprintf(err, errlen, "running partitions on arm64 is not implemented yet");
-    return false;
+    struct a64_part *ap = &aparts[p->index];
+    u64 mmfr1 = sysreg_read(id_aa64mmfr1_el1);
+    if (p->index + 1 > (((mmfr1 >> 4) & 0xf) == 2 ? 0xffffu : 0xffu)) {
+        bh_snprintf(err, errlen, "no VMID left for it");
+        return false;
+    }
+    memset(ap, 0, sizeof(*ap));
+    p->arch = ap;
+    ap->vmid = (u16)(p->index + 1);
+    ap->nvcpus = p->cfg->ncpus;
+    for (u32 v = 0; v < ap->nvcpus; v++) {
+        ap->vcpu[v].cpu = p->cfg->cpus[v];
+        ap->vcpu[v].state = VCPU_OFF;
+    }
+    vpl011_reset(&ap->uart);
+    return stage2_build(p, ap, err, errlen);
 }
 
 bool arch_partition_load(struct partition *p, char *err, size_t errlen)
 {
-    (void)p;
-    bh_snprintf(err, errlen, "running partitions on arm64 is not implemented yet");
-    return false;
-}
-
-void arch_vcpu_run(struct partition *p, u32 vcpu)
-{
-    (void)vcpu;
-    partition_stopped(p);
+    struct a64_part *ap = p->arch;
+    if (!guest_image_load(p, ap, err, errlen))
+        return false;
+    spin_lock(&ap->uart_lock);
+    vpl011_reset(&ap->uart);
+    spin_unlock(&ap->uart_lock);
+    return true;
 }

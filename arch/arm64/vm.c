@@ -1,0 +1,612 @@
+/* arm64 vCPUs: each runs at EL1 on the physical CPU its partition owns for
+ * it, under VHE (HCR_EL2.E2H stays set, TGE is clear), with the partition's
+ * stage-2 tables and VMID. Exits are handled here: SMCCC calls by HVC or by
+ * a trapped SMC (PSCI 1.1 and Bulkhead's hypercalls), WFI/WFE, stage-2 data
+ * aborts on the virtual PL011 (emulated) or anywhere else outside the
+ * partition's memory (fault policy), instruction aborts, system-register
+ * traps. Partition-wide stops and restarts (fault policy, shutdown, PSCI
+ * SYSTEM_OFF/RESET) bring every vCPU of the partition back to the
+ * hypervisor by clearing the top of its stage-2 tables, then meet: the
+ * boot vCPU carries the request out once all have arrived. */
+#include "arm64.h"
+#include "vm.h"
+#include "../../hv/arch.h"
+#include "../../hv/console.h"
+#include "../../hv/epoch.h"
+#include "../../hv/format.h"
+#include "../../hv/hypercall.h"
+#include "../../hv/smp.h"
+#include "../../hv/string.h"
+#include "../../mm/frame.h"
+
+#define SPSR_EL1H_MASKED 0x3c5ULL /* EL1h, D, A, I, F masked */
+#define SCTLR_EL1_RESET 0x30d00800ULL /* RES1 bits only: MMU, caches off, little-endian */
+
+#define ESR_EC(e) (((e) >> 26) & 0x3f)
+#define EC_WFX 0x01
+#define EC_HVC64 0x16
+#define EC_SMC64 0x17
+#define EC_SYSREG 0x18
+#define EC_IABT_LOW 0x20
+#define EC_DABT_LOW 0x24
+
+/* PSCI 1.1 function ids (SMC32 and SMC64 forms where both exist) */
+#define PSCI_0_2_VERSION 0x84000000u
+#define PSCI_0_2_CPU_OFF 0x84000002u
+#define PSCI_0_2_CPU_ON32 0x84000003u
+#define PSCI_0_2_CPU_ON64 0xc4000003u
+#define PSCI_0_2_AFFINITY32 0x84000004u
+#define PSCI_0_2_AFFINITY64 0xc4000004u
+#define PSCI_0_2_SYSTEM_OFF 0x84000008u
+#define PSCI_0_2_SYSTEM_RESET 0x84000009u
+#define PSCI_1_0_FEATURES 0x8400000au
+#define SMCCC_VERSION 0x80000000u
+#define SMCCC_NOT_SUPPORTED (-1LL)
+
+#define P_SUCCESS 0
+#define P_NOT_SUPPORTED (-1)
+#define P_INVALID_PARAMS (-2)
+#define P_ALREADY_ON (-4)
+#define P_ON_PENDING (-5)
+#define P_INTERNAL_FAILURE (-6)
+#define P_INVALID_ADDRESS (-9)
+
+struct vcpu_run {
+    struct partition *p;
+    struct a64_part *ap;
+    u32 index;
+    u32 cpu;
+    u64 exits;
+    struct vm_ctx ctx;
+};
+
+static struct vcpu_run runs[MAX_CPUS];
+static u64 free_at_start[PART_MAX];
+static u32 sysreg_reported[PART_MAX];
+
+enum leave { L_RESUME, L_OFF, L_REQ };
+
+/* ------------------------------------------------------------ requests */
+
+static u32 req_of(struct a64_part *ap)
+{
+    return __atomic_load_n(&ap->req, __ATOMIC_ACQUIRE);
+}
+
+/* Ask every vCPU of the partition to come back (ap->lock held). */
+static void request_locked(struct a64_part *ap, u32 req, bool counted)
+{
+    u32 cur = req_of(ap);
+    if (cur == REQ_NONE) {
+        ap->req_counted = counted;
+        __atomic_store_n(&ap->req, req, __ATOMIC_RELEASE);
+        stage2_block(ap);
+    } else if (req == REQ_STOP) {
+        __atomic_store_n(&ap->req, REQ_STOP, __ATOMIC_RELEASE); /* stopping wins */
+    }
+}
+
+static void request(struct a64_part *ap, u32 req, bool counted)
+{
+    spin_lock(&ap->lock);
+    request_locked(ap, req, counted);
+    spin_unlock(&ap->lock);
+}
+
+/* A fault of the guest: one report (not one per vCPU) and the policy. */
+static enum leave fault(struct vcpu_run *v, const char *reason, u64 ipa, bool has_ipa)
+{
+    struct a64_part *ap = v->ap;
+    spin_lock(&ap->lock);
+    if (req_of(ap) == REQ_NONE) {
+        enum part_action a = partition_fault(v->p, reason, v->ctx.pc, ipa, has_ipa);
+        request_locked(ap, a == PART_ACT_RESTART ? REQ_RESTART : REQ_STOP, true);
+    }
+    spin_unlock(&ap->lock);
+    return L_REQ;
+}
+
+/* ------------------------------------------------------------ vCPU state */
+
+static void el1_reset(void)
+{
+    sysreg_write(sctlr_el12, SCTLR_EL1_RESET);
+    sysreg_write(cpacr_el12, 0);
+    sysreg_write(vbar_el12, 0);
+    sysreg_write(tcr_el12, 0);
+    sysreg_write(mair_el12, 0);
+    sysreg_write(ttbr0_el12, 0);
+    sysreg_write(ttbr1_el12, 0);
+    sysreg_write(cntkctl_el12, 0);
+    sysreg_write(cntv_ctl_el02, 0);
+    sysreg_write(cntp_ctl_el02, 0);
+    sysreg_write(sp_el1, 0);
+    sysreg_write(tpidr_el1, 0);
+    isb();
+}
+
+static void enter_state(struct vcpu_run *v, u64 pc, u64 x0)
+{
+    memset(&v->ctx, 0, sizeof(v->ctx));
+    v->ctx.pc = pc;
+    v->ctx.pstate = SPSR_EL1H_MASKED;
+    v->ctx.x[0] = x0;
+    el1_reset();
+}
+
+/* EL2 state for running this partition's vCPU on this CPU. */
+static void cpu_setup(struct vcpu_run *v)
+{
+    sysreg_write(vtcr_el2, stage2_vtcr());
+    sysreg_write(vttbr_el2, v->ap->vttbr);
+    sysreg_write(vmpidr_el2, (1ULL << 31) | v->index);
+    sysreg_write(vpidr_el2, sysreg_read(midr_el1));
+    sysreg_write(cntvoff_el2, 0);
+    /* E2H layout: EL1PCTEN (10) lets the guest read the physical counter;
+     * EL1PCEN (11) clear traps the physical timer, which it is not given. */
+    u64 cnthctl = sysreg_read(cnthctl_el2);
+    sysreg_write(cnthctl_el2, (cnthctl | (1ULL << 10)) & ~(1ULL << 11));
+    /* FP/SIMD and SVE are not trapped: nothing else uses them on this CPU. */
+    sysreg_write(cptr_el2, sysreg_read(cptr_el2) | (3ULL << 20) | (3ULL << 16));
+    sysreg_write(hcr_el2, HCR_RW64 | HCR_E2H | HCR_VM | HCR_SWIO | HCR_FMO | HCR_IMO | HCR_AMO |
+                              HCR_FB | HCR_BSU_IS | HCR_TWI | HCR_TWE | HCR_TSC | HCR_APK |
+                              HCR_API);
+    sysreg_write(vbar_el2, (u64)(uintptr_t)vm_vectors);
+    isb();
+    __asm__ volatile("tlbi vmalle1; dsb nsh; isb" ::: "memory");
+}
+
+static void cpu_restore(void)
+{
+    extern char el2_vectors[];
+    sysreg_write(hcr_el2, HCR_RW64 | HCR_E2H);
+    sysreg_write(vbar_el2, (u64)(uintptr_t)el2_vectors);
+    isb();
+}
+
+/* Inject an undefined-instruction exception into the guest at EL1. */
+static void inject_undef(struct vcpu_run *v)
+{
+    u64 ps = v->ctx.pstate;
+    u64 off;
+    if ((ps & 0xf) == 0x5)
+        off = 0x200;      /* from EL1h */
+    else if ((ps & 0xf) == 0x4)
+        off = 0x000;      /* from EL1t */
+    else
+        off = 0x400;      /* from EL0 */
+    sysreg_write(esr_el12, 1ULL << 25); /* EC 0 (unknown), IL */
+    sysreg_write(elr_el12, v->ctx.pc);
+    sysreg_write(spsr_el12, ps);
+    v->ctx.pc = sysreg_read(vbar_el12) + off;
+    v->ctx.pstate = SPSR_EL1H_MASKED;
+}
+
+/* ------------------------------------------------------------ SMCCC */
+
+static bool valid_target(struct a64_part *ap, u64 mpidr, u32 *idx)
+{
+    if (mpidr & ~0xffULL)
+        return false;
+    if ((u32)mpidr >= ap->nvcpus)
+        return false;
+    *idx = (u32)mpidr;
+    return true;
+}
+
+static s64 psci_cpu_on(struct vcpu_run *v, u64 target, u64 entry, u64 ctx_id)
+{
+    struct a64_part *ap = v->ap;
+    u32 t;
+    if (!valid_target(ap, target, &t))
+        return P_INVALID_PARAMS;
+    if ((entry & 3) || !guest_ptr(v->p, entry, 4, false))
+        return P_INVALID_ADDRESS;
+    s64 r;
+    spin_lock(&ap->lock);
+    struct a64_vcpu *tv = &ap->vcpu[t];
+    u32 st = __atomic_load_n(&tv->state, __ATOMIC_ACQUIRE);
+    if (st == VCPU_ON)
+        r = P_ALREADY_ON;
+    else if (st == VCPU_ON_PENDING)
+        r = P_ON_PENDING;
+    else if (tv->cpu >= MAX_CPUS || !__atomic_load_n(&percpu[tv->cpu].online, __ATOMIC_ACQUIRE))
+        r = P_INTERNAL_FAILURE;
+    else {
+        tv->entry = entry;
+        tv->ctx_id = ctx_id;
+        __atomic_store_n(&tv->state, VCPU_ON_PENDING, __ATOMIC_RELEASE);
+        r = P_SUCCESS;
+    }
+    spin_unlock(&ap->lock);
+    return r;
+}
+
+static bool psci_supported(u32 fid)
+{
+    switch (fid) {
+    case PSCI_0_2_VERSION:
+    case PSCI_0_2_CPU_OFF:
+    case PSCI_0_2_CPU_ON32:
+    case PSCI_0_2_CPU_ON64:
+    case PSCI_0_2_AFFINITY32:
+    case PSCI_0_2_AFFINITY64:
+    case PSCI_0_2_SYSTEM_OFF:
+    case PSCI_0_2_SYSTEM_RESET:
+    case PSCI_1_0_FEATURES:
+    case SMCCC_VERSION:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static enum leave smccc(struct vcpu_run *v)
+{
+    struct partition *p = v->p;
+    struct a64_part *ap = v->ap;
+    u64 *x = v->ctx.x;
+    u32 fid = (u32)x[0];
+    bool is32 = !(fid & (1u << 30));
+    u64 a1 = is32 ? (u32)x[1] : x[1], a2 = is32 ? (u32)x[2] : x[2], a3 = is32 ? (u32)x[3] : x[3];
+    if ((fid & 0xffff0000u) == HC_SMCCC_BASE) {
+        bool stop = false;
+        s64 r = hypercall_dispatch(p, v->index, fid & 0xffff, x[1], x[2], x[3], x[4], &stop);
+        x[0] = (u64)r;
+        if (stop) {
+            request(ap, REQ_STOP, false);
+            return L_REQ;
+        }
+        return L_RESUME;
+    }
+    switch (fid) {
+    case SMCCC_VERSION:
+        x[0] = 0x10001; /* SMCCC 1.1 */
+        return L_RESUME;
+    case PSCI_0_2_VERSION:
+        x[0] = 0x10001; /* PSCI 1.1 */
+        return L_RESUME;
+    case PSCI_1_0_FEATURES:
+        x[0] = psci_supported((u32)a1) ? 0 : (u64)(s64)P_NOT_SUPPORTED;
+        return L_RESUME;
+    case PSCI_0_2_CPU_ON32:
+    case PSCI_0_2_CPU_ON64:
+        x[0] = (u64)psci_cpu_on(v, a1, a2, a3);
+        return L_RESUME;
+    case PSCI_0_2_CPU_OFF:
+        __atomic_store_n(&ap->vcpu[v->index].state, VCPU_OFF, __ATOMIC_RELEASE);
+        printk("partition %s: vCPU %u off (PSCI CPU_OFF)\n", p->name, v->index);
+        return L_OFF;
+    case PSCI_0_2_AFFINITY32:
+    case PSCI_0_2_AFFINITY64: {
+        u32 t;
+        if (a2 != 0 || !valid_target(ap, a1, &t)) {
+            x[0] = (u64)(s64)P_INVALID_PARAMS;
+        } else {
+            u32 st = __atomic_load_n(&ap->vcpu[t].state, __ATOMIC_ACQUIRE);
+            x[0] = st == VCPU_ON ? 0 : st == VCPU_OFF ? 1 : 2;
+        }
+        return L_RESUME;
+    }
+    case PSCI_0_2_SYSTEM_OFF:
+        partition_console_flush(p);
+        printk("partition %s: PSCI SYSTEM_OFF from vCPU %u\n", p->name, v->index);
+        partition_shutdown(p, 0);
+        request(ap, REQ_STOP, false);
+        return L_REQ;
+    case PSCI_0_2_SYSTEM_RESET:
+        partition_console_flush(p);
+        printk("partition %s: PSCI SYSTEM_RESET from vCPU %u: restarting it\n", p->name,
+               v->index);
+        request(ap, REQ_RESTART, false);
+        return L_REQ;
+    default:
+        x[0] = (u64)SMCCC_NOT_SUPPORTED;
+        return L_RESUME;
+    }
+}
+
+/* ------------------------------------------------------------ aborts */
+
+static u64 fault_ipa(const struct vm_ctx *c)
+{
+    u64 page = ((c->hpfar >> 4) & 0xffffffffffULL) << 12;
+    bool fnv = c->esr & (1ULL << 10);
+    return page | (fnv ? 0 : (c->far & 0xfff));
+}
+
+static const char *fsc_what(u32 fsc)
+{
+    if (fsc >= 0x04 && fsc <= 0x07)
+        return "outside the partition's memory";
+    if (fsc >= 0x0c && fsc <= 0x0f)
+        return "not permitted by its mapping";
+    if (fsc >= 0x08 && fsc <= 0x0b)
+        return "access flag fault";
+    if (fsc == 0x10 || (fsc >= 0x14 && fsc <= 0x17))
+        return "external abort";
+    return "abort";
+}
+
+static enum leave uart_access(struct vcpu_run *v, u64 ipa)
+{
+    const struct vm_ctx *c = &v->ctx;
+    u64 iss = c->esr & 0x1ffffff;
+    char why[128];
+    if (!(iss & (1ULL << 24))) {
+        bh_snprintf(why, sizeof(why),
+                    "stage-2 data abort on the virtual UART without a usable syndrome (ESR 0x%llx, "
+                    "FAR 0x%llx)",
+                    (unsigned long long)c->esr, (unsigned long long)c->far);
+        return fault(v, why, ipa, true);
+    }
+    u32 size = 1u << ((iss >> 22) & 3);
+    bool sse = iss & (1ULL << 21), sf = iss & (1ULL << 15), write = iss & (1ULL << 6);
+    u32 srt = (iss >> 16) & 31;
+    u64 off = ipa - VPL011_GPA;
+    u64 mask = size == 8 ? ~0ULL : (1ULL << (8 * size)) - 1;
+    struct a64_part *ap = v->ap;
+    spin_lock(&ap->uart_lock);
+    if (write) {
+        u64 val = srt == 31 ? 0 : v->ctx.x[srt];
+        vpl011_access(v->p, &ap->uart, off, true, (u32)(val & mask));
+    } else {
+        u64 val = vpl011_access(v->p, &ap->uart, off, false, 0) & mask;
+        if (sse && size < 8 && (val & (1ULL << (8 * size - 1))))
+            val |= ~mask;
+        if (!sf)
+            val &= 0xffffffffULL;
+        if (srt != 31)
+            v->ctx.x[srt] = val;
+    }
+    spin_unlock(&ap->uart_lock);
+    v->ctx.pc += 4;
+    return L_RESUME;
+}
+
+static enum leave data_abort(struct vcpu_run *v)
+{
+    const struct vm_ctx *c = &v->ctx;
+    u64 ipa = fault_ipa(c);
+    u32 fsc = c->esr & 0x3f;
+    bool write = c->esr & (1ULL << 6), s1ptw = c->esr & (1ULL << 7);
+    if (!s1ptw && fsc >= 0x04 && fsc <= 0x07 && v->p->cfg->console && ipa >= VPL011_GPA &&
+        ipa < VPL011_GPA + VPL011_SIZE)
+        return uart_access(v, ipa);
+    char why[160];
+    bh_snprintf(why, sizeof(why), "stage-2 data abort: %s %s%s (ESR 0x%llx, FAR 0x%llx)",
+                s1ptw ? "page-table walk" : write ? "write" : "read", fsc_what(fsc),
+                s1ptw ? " (the guest's own page tables)" : "", (unsigned long long)c->esr,
+                (unsigned long long)c->far);
+    return fault(v, why, ipa, true);
+}
+
+static enum leave insn_abort(struct vcpu_run *v)
+{
+    const struct vm_ctx *c = &v->ctx;
+    u32 fsc = c->esr & 0x3f;
+    char why[160];
+    bh_snprintf(why, sizeof(why),
+                "stage-2 instruction abort: fetch %s (ESR 0x%llx, FAR 0x%llx)",
+                fsc >= 0x0c && fsc <= 0x0f ? "from memory that is not executable" : fsc_what(fsc),
+                (unsigned long long)c->esr, (unsigned long long)c->far);
+    return fault(v, why, fault_ipa(c), true);
+}
+
+static enum leave handle_sync(struct vcpu_run *v)
+{
+    u64 esr = v->ctx.esr;
+    switch (ESR_EC(esr)) {
+    case EC_WFX:
+        /* No interrupt source exists for partitions yet: carry on. */
+        v->ctx.pc += 4;
+        arch_cpu_relax();
+        return L_RESUME;
+    case EC_HVC64:
+        if (esr & 0xffff) {
+            v->ctx.x[0] = (u64)SMCCC_NOT_SUPPORTED; /* not an SMCCC call (imm16 != 0) */
+            return L_RESUME;
+        }
+        return smccc(v);
+    case EC_SMC64:
+        v->ctx.pc += 4; /* a trapped SMC returns to the SMC itself */
+        if (esr & 0xffff) {
+            v->ctx.x[0] = (u64)SMCCC_NOT_SUPPORTED;
+            return L_RESUME;
+        }
+        return smccc(v);
+    case EC_SYSREG: {
+        u32 pi = v->p->index;
+        if (!sysreg_reported[pi]++)
+            printk("partition %s: system register access trapped (ESR 0x%llx, pc 0x%llx): "
+                   "undefined instruction injected (reported once)\n",
+                   v->p->name, (unsigned long long)esr, (unsigned long long)v->ctx.pc);
+        inject_undef(v);
+        return L_RESUME;
+    }
+    case EC_DABT_LOW:
+        return data_abort(v);
+    case EC_IABT_LOW:
+        return insn_abort(v);
+    default: {
+        char why[96];
+        bh_snprintf(why, sizeof(why), "unhandled exception from the guest (EC %#llx, ESR 0x%llx)",
+                    (unsigned long long)ESR_EC(esr), (unsigned long long)esr);
+        return fault(v, why, 0, false);
+    }
+    }
+}
+
+static enum leave handle_exit(struct vcpu_run *v, u64 kind)
+{
+    v->exits++;
+    switch (kind) {
+    case VM_EXIT_SYNC:
+        return handle_sync(v);
+    case VM_EXIT_IRQ:
+    case VM_EXIT_FIQ:
+        return L_RESUME; /* nothing of the hypervisor's own is pending: go on */
+    case VM_EXIT_SERROR: {
+        char why[80];
+        bh_snprintf(why, sizeof(why), "SError from the guest (ESR 0x%llx)",
+                    (unsigned long long)v->ctx.esr);
+        return fault(v, why, 0, false);
+    }
+    default:
+        return fault(v, "exception from AArch32 state (not supported)", 0, false);
+    }
+}
+
+/* ------------------------------------------------------------ run loop */
+
+/* Run the vCPU until it is switched off or the partition is asked to stop
+ * or restart. */
+static enum leave run_guest(struct vcpu_run *v)
+{
+    struct epoch_domain *ep = hv_epoch();
+    for (;;) {
+        if (req_of(v->ap) != REQ_NONE)
+            return L_REQ;
+        epoch_enter_eqs(ep, v->cpu);
+        u64 kind = vm_enter(&v->ctx);
+        epoch_exit_eqs(ep, v->cpu);
+        if (req_of(v->ap) != REQ_NONE)
+            return L_REQ; /* brought back by a partition-wide request */
+        enum leave l = handle_exit(v, kind);
+        if (l != L_RESUME)
+            return l;
+        epoch_quiescent(ep, v->cpu);
+    }
+}
+
+/* Load (or reload after a restart) the guest and make vCPU 0 its boot vCPU. */
+static bool start_guest(struct vcpu_run *v, bool restart)
+{
+    char err[200];
+    struct partition *p = v->p;
+    struct a64_part *ap = v->ap;
+    if (restart) {
+        /* Same frames, fresh contents: nothing is allocated for a restart. */
+        printk("partition %s: restart %u: hypervisor free memory %llu KiB, as at the first "
+               "start (%llu KiB)\n",
+               p->name, p->restarts, (unsigned long long)(frames_global()->free_bytes >> 10),
+               (unsigned long long)(free_at_start[p->index] >> 10));
+        partition_reset_memory(p);
+    }
+    if (!arch_partition_load(p, err, sizeof(err))) {
+        printk("partition %s: cannot load its kernel '%s': %s\n", p->name, p->cfg->kernel, err);
+        return false;
+    }
+    for (u32 i = 0; i < ap->nvcpus; i++)
+        __atomic_store_n(&ap->vcpu[i].state, VCPU_OFF, __ATOMIC_RELEASE);
+    ap->vcpu[0].entry = ap->entry;
+    ap->vcpu[0].ctx_id = ap->dtb;
+    __atomic_store_n(&ap->vcpu[0].state, VCPU_ON_PENDING, __ATOMIC_RELEASE);
+    if (!restart)
+        free_at_start[p->index] = frames_global()->free_bytes;
+    return true;
+}
+
+static u32 vcpus_online(struct a64_part *ap)
+{
+    u32 n = 0;
+    for (u32 i = 0; i < ap->nvcpus; i++)
+        if (ap->vcpu[i].cpu < MAX_CPUS &&
+            __atomic_load_n(&percpu[ap->vcpu[i].cpu].online, __ATOMIC_ACQUIRE))
+            n++;
+    return n;
+}
+
+/* Every vCPU of the partition meets here for a request; vCPU 0 carries it
+ * out once all have arrived. Returns false when the partition has stopped. */
+static bool rendezvous(struct vcpu_run *v)
+{
+    struct a64_part *ap = v->ap;
+    struct epoch_domain *ep = hv_epoch();
+    u32 gen = __atomic_load_n(&ap->gen, __ATOMIC_ACQUIRE);
+    __atomic_fetch_add(&ap->arrived, 1, __ATOMIC_ACQ_REL);
+    if (v->index != 0) {
+        epoch_enter_eqs(ep, v->cpu);
+        while (__atomic_load_n(&ap->gen, __ATOMIC_ACQUIRE) == gen)
+            arch_cpu_relax();
+        epoch_exit_eqs(ep, v->cpu);
+        return !__atomic_load_n(&ap->finished, __ATOMIC_ACQUIRE);
+    }
+    u32 want = vcpus_online(ap);
+    epoch_enter_eqs(ep, v->cpu);
+    while (__atomic_load_n(&ap->arrived, __ATOMIC_ACQUIRE) < want)
+        arch_cpu_relax();
+    epoch_exit_eqs(ep, v->cpu);
+    spin_lock(&ap->lock);
+    u32 req = req_of(ap);
+    spin_unlock(&ap->lock);
+    bool go_on = req == REQ_RESTART && start_guest(v, true);
+    for (u32 i = 0; !go_on && i < ap->nvcpus; i++)
+        __atomic_store_n(&ap->vcpu[i].state, VCPU_OFF, __ATOMIC_RELEASE);
+    if (go_on)
+        stage2_unblock(ap);
+    __atomic_store_n(&ap->arrived, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&ap->req, REQ_NONE, __ATOMIC_RELEASE);
+    __atomic_store_n(&ap->finished, !go_on, __ATOMIC_RELEASE);
+    __atomic_fetch_add(&ap->gen, 1, __ATOMIC_ACQ_REL);
+    if (!go_on)
+        partition_stopped(v->p);
+    return go_on;
+}
+
+void arch_vcpu_run(struct partition *p, u32 index)
+{
+    u32 cpu = arch_cpu_index();
+    struct a64_part *ap = p->arch;
+    if (!ap || index >= ap->nvcpus || cpu >= MAX_CPUS)
+        return;
+    u32 boot_cpu = ap->vcpu[0].cpu;
+    if (boot_cpu >= MAX_CPUS || !__atomic_load_n(&percpu[boot_cpu].online, __ATOMIC_ACQUIRE))
+        return; /* the partition was not started (main.c said so) */
+    struct vcpu_run *v = &runs[cpu];
+    memset(v, 0, sizeof(*v));
+    v->p = p;
+    v->ap = ap;
+    v->index = index;
+    v->cpu = cpu;
+    cpu_setup(v);
+    if (index == 0) {
+        if (!start_guest(v, false)) {
+            cpu_restore();
+            partition_stopped(p);
+            return;
+        }
+        printk("partition %s: started on cpu %u (%s entry at %#llx, device tree at %#llx)\n",
+               p->name, cpu, cfg_boot_protocol_name(p->cfg->boot),
+               (unsigned long long)ap->entry, (unsigned long long)ap->dtb);
+    }
+    struct epoch_domain *ep = hv_epoch();
+    struct a64_vcpu *me = &ap->vcpu[index];
+    for (;;) {
+        /* Wait to be switched on (PSCI CPU_ON), or for a request. */
+        epoch_enter_eqs(ep, cpu);
+        while (__atomic_load_n(&me->state, __ATOMIC_ACQUIRE) != VCPU_ON_PENDING &&
+               req_of(ap) == REQ_NONE && !__atomic_load_n(&ap->finished, __ATOMIC_ACQUIRE))
+            arch_cpu_relax();
+        epoch_exit_eqs(ep, cpu);
+        if (__atomic_load_n(&ap->finished, __ATOMIC_ACQUIRE))
+            break;
+        enum leave l = L_REQ;
+        if (req_of(ap) == REQ_NONE) {
+            spin_lock(&ap->lock);
+            u64 entry = me->entry, ctx_id = me->ctx_id;
+            __atomic_store_n(&me->state, VCPU_ON, __ATOMIC_RELEASE);
+            spin_unlock(&ap->lock);
+            enter_state(v, entry, ctx_id);
+            if (index != 0)
+                printk("partition %s: vCPU %u started on cpu %u at %#llx (PSCI CPU_ON)\n",
+                       p->name, index, cpu, (unsigned long long)entry);
+            l = run_guest(v);
+        }
+        if (l == L_OFF)
+            continue;
+        if (!rendezvous(v))
+            break;
+    }
+    cpu_restore();
+}

@@ -1,0 +1,123 @@
+/* arm64 partitions: the guest world switch (vm_entry.S), stage-2 tables
+ * (stage2.c), the virtual PL011 (vpl011.c), the Image loader and the
+ * partition's device tree (guest_image.c), and the vCPU exit loop (vm.c). */
+#ifndef BULKHEAD_ARM64_VM_H
+#define BULKHEAD_ARM64_VM_H
+
+/* struct vm_ctx offsets, shared with vm_entry.S */
+#define VMCTX_X 0
+#define VMCTX_PC 248
+#define VMCTX_PSTATE 256
+#define VMCTX_HOST_SP 264
+#define VMCTX_HOST 272 /* x19..x30 */
+#define VMCTX_ESR 368
+#define VMCTX_FAR 376
+#define VMCTX_HPFAR 384
+#define VMCTX_SIZE 392
+
+/* vm_enter() return values: the vector that ended the guest run. */
+#define VM_EXIT_SYNC 0
+#define VM_EXIT_IRQ 1
+#define VM_EXIT_FIQ 2
+#define VM_EXIT_SERROR 3
+#define VM_EXIT_AARCH32 4 /* anything from a lower EL in AArch32 */
+
+#ifndef __ASSEMBLY__
+#include "../../hv/partition.h"
+#include "../../hv/spinlock.h"
+
+struct vm_ctx {
+    u64 x[31];
+    u64 pc;      /* ELR_EL2 */
+    u64 pstate;  /* SPSR_EL2 */
+    u64 host_sp;
+    u64 host[12];
+    u64 esr, far, hpfar;
+};
+_Static_assert(sizeof(struct vm_ctx) == VMCTX_SIZE, "vm_ctx layout");
+
+/* Run the guest in ctx until it exits; returns VM_EXIT_*. EL1 system
+ * registers are not switched: each physical CPU runs one vCPU only. */
+u64 vm_enter(struct vm_ctx *ctx);
+extern char vm_vectors[];
+
+/* Guest-physical layout the hypervisor adds to every partition. */
+#define VPL011_GPA 0x09000000ULL
+#define VPL011_SIZE 0x1000ULL
+
+/* HCR_EL2 bits */
+#define HCR_VM (1ULL << 0)
+#define HCR_SWIO (1ULL << 1)
+#define HCR_FMO (1ULL << 3)
+#define HCR_IMO (1ULL << 4)
+#define HCR_AMO (1ULL << 5)
+#define HCR_FB (1ULL << 9)
+#define HCR_BSU_IS (1ULL << 10)
+#define HCR_TWI (1ULL << 13)
+#define HCR_TWE (1ULL << 14)
+#define HCR_TSC (1ULL << 19)
+#define HCR_TGE (1ULL << 27)
+#define HCR_RW64 (1ULL << 31)
+#define HCR_E2H (1ULL << 34)
+#define HCR_APK (1ULL << 40)
+#define HCR_API (1ULL << 41)
+
+enum vcpu_state { VCPU_OFF = 0, VCPU_ON_PENDING, VCPU_ON };
+enum part_req { REQ_NONE = 0, REQ_STOP, REQ_RESTART };
+
+struct vpl011 {
+    u32 cr, lcr_h, ibrd, fbrd, ifls, imsc, ris, dmacr, ilpr;
+};
+
+struct a64_vcpu {
+    u32 state;        /* enum vcpu_state (atomic) */
+    u64 entry, ctx_id;/* for ON_PENDING */
+    u32 cpu;          /* physical CPU */
+};
+
+struct a64_part {
+    /* stage 2 */
+    u64 *root;        /* start-level table */
+    u64 vttbr;
+    u16 vmid;
+    u32 ntables;
+    u64 tables[256];  /* table pages, to free them */
+    u64 root_saved[512];
+    bool blocked;     /* root entries cleared to force every vCPU out */
+    /* boot */
+    u64 entry, dtb, dtb_size, image_base, image_end, initrd, initrd_size;
+    /* vCPUs and partition-wide requests */
+    spinlock_t lock;
+    u32 nvcpus;
+    struct a64_vcpu vcpu[CFG_MAX_CPUS];
+    u32 req;          /* enum part_req (atomic) */
+    bool req_counted; /* restart is a fault-policy restart (counted) or a SYSTEM_RESET */
+    u32 arrived;      /* vCPUs parked for the request */
+    u32 gen;          /* bumped when a request has been carried out */
+    bool finished;    /* stopped for good */
+    /* virtual UART */
+    spinlock_t uart_lock;
+    struct vpl011 uart;
+};
+
+/* stage2.c */
+u64 stage2_vtcr(void);
+bool stage2_build(struct partition *p, struct a64_part *ap, char *err, size_t len);
+void stage2_flush(struct a64_part *ap);
+void stage2_block(struct a64_part *ap);
+void stage2_unblock(struct a64_part *ap);
+/* Walk the tables for ipa (the tests' and the fault report's view). */
+bool stage2_lookup(struct a64_part *ap, u64 ipa, u64 *pa, u64 *desc);
+
+/* vpl011.c */
+void vpl011_reset(struct vpl011 *u);
+/* Returns the value read (write: 0). */
+u32 vpl011_access(struct partition *p, struct vpl011 *u, u64 off, bool write, u32 val);
+
+/* guest_image.c: the partition's device tree at ap->dtb */
+bool guest_image_load(struct partition *p, struct a64_part *ap, char *err, size_t len);
+
+/* vm.c */
+struct a64_part *a64_part_of(struct partition *p);
+#endif
+#endif

@@ -1,0 +1,90 @@
+/* A tiny runtime for the arm64 test guests: output on the partition's
+ * virtual PL011, number formatting, SMCCC calls (PSCI and Bulkhead's
+ * hypercalls through HVC or SMC), and a minimal device-tree reader. The
+ * guests run with the MMU off: every data access is Device memory, so
+ * nothing unaligned and no exclusives. */
+#ifndef GUEST_H
+#define GUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define UART_BASE 0x09000000UL
+
+void putc_(char c);
+void puts_(const char *s);
+void println(const char *s);
+/* printf-like: %s %u %d %x %lx %lu %c */
+void gprintf(const char *fmt, ...);
+
+struct smc_res {
+    uint64_t x0, x1, x2, x3;
+};
+uint64_t hvc_call(uint64_t fid, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4);
+uint64_t smc_call(uint64_t fid, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4);
+
+#define HC_BASE 0xc6000000UL
+#define HC_NULL 0
+#define HC_CONSOLE_WRITE 1
+#define HC_PART_INFO 2
+#define HC_SHUTDOWN 3
+#define HC_YIELD 4
+static inline int64_t hypercall(uint32_t nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3)
+{
+    return (int64_t)hvc_call(HC_BASE + nr, a0, a1, a2, a3);
+}
+
+#define PSCI_VERSION 0x84000000UL
+#define PSCI_CPU_OFF 0x84000002UL
+#define PSCI_CPU_ON 0xc4000003UL
+#define PSCI_AFFINITY_INFO 0xc4000004UL
+#define PSCI_SYSTEM_OFF 0x84000008UL
+#define PSCI_SYSTEM_RESET 0x84000009UL
+#define PSCI_FEATURES 0x8400000aUL
+
+struct bh_part_info {
+    uint32_t abi_version, partition, vcpus, restarts;
+    uint64_t ram_bytes;
+    char name[32];
+};
+bool part_info(struct bh_part_info *pi);
+
+/* Device tree: a property of the node at path, or NULL. */
+const void *dt_getprop(const void *dtb, const char *path, const char *prop, uint32_t *len);
+/* Call fn for each node whose name starts with prefix at depth 1 ("memory"). */
+void dt_each_node(const void *dtb, const char *prefix,
+                  void (*fn)(const void *dtb, const char *name, const uint8_t *reg, uint32_t reglen));
+uint32_t be32(const void *p);
+uint64_t be64(const void *p);
+/* Number of /cpus children. */
+uint32_t dt_count_cpus(const void *dtb);
+/* /chosen/bootargs or "". */
+const char *dt_bootargs(const void *dtb);
+
+uint64_t cmdline_u64(const char *cmdline, const char *key, uint64_t dflt);
+void spin_delay(uint64_t loops);
+static inline uint64_t counter(void)
+{
+    uint64_t v;
+    __asm__ volatile("isb; mrs %0, cntvct_el0" : "=r"(v)::"memory");
+    return v;
+}
+static inline uint64_t counter_freq(void)
+{
+    uint64_t v;
+    __asm__ volatile("mrs %0, cntfrq_el0" : "=r"(v));
+    return v;
+}
+
+size_t strlen(const char *s);
+int strcmp(const char *a, const char *b);
+int strncmp(const char *a, const char *b, size_t n);
+void *memset(void *d, int c, size_t n);
+void *memcpy(void *d, const void *s, size_t n);
+
+extern char secondary_entry[];
+int guest_main(const void *dtb);
+void secondary_main(uint64_t index);
+
+#endif

@@ -1,0 +1,57 @@
+/* hypercalls: calls every Bulkhead hypercall (HVC, SMCCC function id
+ * 0xc6000000 + number) with good and bad arguments and checks each result
+ * against the same error codes as the x86 guest; exits with 7 when all
+ * pass, else 100 + the number of failed checks. */
+#include "guest.h"
+
+static uint32_t failed, passed;
+
+static void expect(const char *what, int64_t got, int64_t want)
+{
+    if (got == want) {
+        passed++;
+        gprintf("hypercalls: ok   %s = %d\n", what, (int32_t)got);
+    } else {
+        failed++;
+        gprintf("hypercalls: FAIL %s = %d, expected %d\n", what, (int32_t)got, (int32_t)want);
+    }
+}
+
+static char msg[] = "hypercalls: console-write hypercall works\n";
+static struct bh_part_info pi;
+
+int guest_main(const void *dtb)
+{
+    (void)dtb;
+    uint64_t len = strlen(msg);
+    uint64_t ram_end = 0;
+    const uint8_t *reg = dt_getprop(dtb, "/memory@40000000", "reg", NULL);
+    if (reg)
+        ram_end = be64(reg) + be64(reg + 8);
+    expect("null", hypercall(HC_NULL, 0, 0, 0, 0), 0);
+    expect("null (trapped smc)", (int64_t)smc_call(HC_BASE + HC_NULL, 0, 0, 0, 0), 0);
+    expect("yield", hypercall(HC_YIELD, 0, 0, 0, 0), 0);
+    expect("console-write(good)", hypercall(HC_CONSOLE_WRITE, (uintptr_t)msg, len, 0, 0), (int64_t)len);
+    expect("console-write(len 0)", hypercall(HC_CONSOLE_WRITE, (uintptr_t)msg, 0, 0, 0), 0);
+    expect("console-write(too long)", hypercall(HC_CONSOLE_WRITE, (uintptr_t)msg, 4097, 0, 0), -22);
+    expect("console-write(outside memory)", hypercall(HC_CONSOLE_WRITE, 0x1000, 16, 0, 0), -14);
+    expect("console-write(runs off the end)", hypercall(HC_CONSOLE_WRITE, ram_end - 16, 64, 0, 0), -14);
+    expect("console-write(wraps)", hypercall(HC_CONSOLE_WRITE, 0xfffffffffffffff0ULL, 64, 0, 0), -14);
+    expect("console-write(uart page)", hypercall(HC_CONSOLE_WRITE, UART_BASE, 4, 0, 0), -14);
+    expect("partition-info(good)", hypercall(HC_PART_INFO, (uintptr_t)&pi, sizeof(pi), 0, 0), (int64_t)sizeof(pi));
+    expect("partition-info(small buffer)", hypercall(HC_PART_INFO, (uintptr_t)&pi, sizeof(pi) - 1, 0, 0), -22);
+    expect("partition-info(outside memory)", hypercall(HC_PART_INFO, 0x1000, sizeof(pi), 0, 0), -14);
+    expect("partition-info(runs off the end)", hypercall(HC_PART_INFO, ram_end - 8, sizeof(pi), 0, 0), -14);
+    expect("unknown hypercall 99", hypercall(99, 1, 2, 3, 4), -38);
+    expect("unknown hypercall 0xffff", hypercall(0xffff, 0, 0, 0, 0), -38);
+    expect("other SMCCC owner 0xc5000000", (int64_t)hvc_call(0xc5000000, 0, 0, 0, 0), -1);
+    expect("hvc #1 (not SMCCC)", ({
+               register uint64_t x0 __asm__("x0") = HC_BASE;
+               __asm__ volatile("hvc #1" : "+r"(x0)::"memory");
+               (int64_t)x0;
+           }), -1);
+    gprintf("hypercalls: partition '%s' index %u, %u vCPU, %u MiB, ABI %u\n", pi.name, pi.partition,
+            pi.vcpus, (uint32_t)(pi.ram_bytes >> 20), pi.abi_version);
+    gprintf("hypercalls: %u passed, %u failed\n", passed, failed);
+    return (int)(failed ? 100 + failed : 7);
+}

@@ -1,0 +1,67 @@
+/* Entry of the arm64 test guests, with a Linux arm64 Image header so the
+ * hypervisor loads them as it would load Linux. Entered at EL1, MMU off,
+ * x0 = the partition's device tree. vCPUs started by PSCI CPU_ON come in at
+ * secondary_entry with x0 = the context id (their vCPU index). */
+    .section .text.head, "ax"
+    .globl _start
+_start:
+    b       primary                 /* code0 */
+    .long   0                       /* code1 */
+    .quad   0                       /* text_offset */
+    .quad   __image_size            /* image_size, bss included */
+    .quad   0xa                     /* little-endian, 4 KiB pages, anywhere */
+    .quad   0, 0, 0
+    .ascii  "ARM\x64"
+    .long   0
+
+primary:
+    mov     x19, x0
+    adrp    x1, __bss_start
+    add     x1, x1, :lo12:__bss_start
+    adrp    x2, __bss_end
+    add     x2, x2, :lo12:__bss_end
+1:  cmp     x1, x2
+    b.hs    2f
+    str     xzr, [x1], #8
+    b       1b
+2:  adrp    x1, stacks
+    add     x1, x1, :lo12:stacks
+    add     sp, x1, #4096
+    mov     x0, x19
+    bl      guest_main
+    /* exit code in w0: Bulkhead's shutdown hypercall */
+    mov     x1, x0
+    movz    x0, #0xc600, lsl #16
+    add     x0, x0, #3
+    hvc     #0
+3:  wfi
+    b       3b
+
+    .globl secondary_entry
+secondary_entry:
+    mov     x19, x0
+    adrp    x1, stacks
+    add     x1, x1, :lo12:stacks
+    add     x2, x0, #1
+    and     x2, x2, #15
+    lsl     x2, x2, #12
+    add     sp, x1, x2
+    add     sp, sp, #4096
+    mov     x0, x19
+    bl      secondary_main
+    /* PSCI CPU_OFF */
+    movz    x0, #0x8400, lsl #16
+    add     x0, x0, #2
+    hvc     #0
+4:  wfi
+    b       4b
+
+    .weak   secondary_main
+secondary_main:
+    ret
+
+    .bss
+    .balign 4096
+    .globl stacks
+stacks:
+    .space  4096 * 17
