@@ -5,6 +5,7 @@
 #include "guest.h"
 
 static volatile uint32_t seen[16];
+static volatile uint32_t spin_forever;
 static uint32_t failed;
 
 static void expect(const char *what, int64_t got, int64_t want)
@@ -20,6 +21,34 @@ void secondary_main(uint64_t index)
     __asm__ volatile("mrs %0, mpidr_el1" : "=r"(mpidr));
     gprintf("psci: vCPU %lu running, MPIDR %lx\n", index, mpidr);
     seen[index & 15] = 1;
+    while (spin_forever)
+        ;
+}
+
+/* spin=1: the other vCPUs keep running while vCPU 0 faults (first run) or
+ * powers the partition off (after the restart): the hypervisor must bring
+ * them back by itself. */
+static int spin_mode(uint32_t n)
+{
+    struct bh_part_info pi;
+    part_info(&pi);
+    spin_forever = 1;
+    for (uint32_t i = 1; i < n && i < 16; i++) {
+        int64_t r = (int64_t)hvc_call(PSCI_CPU_ON, i, (uintptr_t)secondary_entry, i, 0);
+        while (r == 0 && !seen[i])
+            ;
+    }
+    gprintf("psci: run %u: %u vCPUs on, AFFINITY_INFO(1) = %d\n", pi.restarts + 1, n,
+            (int32_t)hvc_call(PSCI_AFFINITY_INFO, 1, 0, 0, 0));
+    if (pi.restarts == 0) {
+        println("psci: run 1: reading outside my memory while vCPU 1 spins");
+        (void)*(volatile uint32_t *)0x30000000UL;
+    } else {
+        println("psci: run 2: SYSTEM_OFF while vCPU 1 spins");
+        hvc_call(PSCI_SYSTEM_OFF, 0, 0, 0, 0);
+    }
+    println("psci: still running: FAILED");
+    return 1;
 }
 
 int guest_main(const void *dtb)
@@ -28,6 +57,8 @@ int guest_main(const void *dtb)
     uint64_t me;
     __asm__ volatile("mrs %0, mpidr_el1" : "=r"(me));
     gprintf("psci: %u vCPUs in the device tree, boot vCPU MPIDR %lx\n", n, me);
+    if (cmdline_u64(dt_bootargs(dtb), "spin", 0))
+        return spin_mode(n);
     expect("PSCI_VERSION (hvc)", (int64_t)hvc_call(PSCI_VERSION, 0, 0, 0, 0), 0x10001);
     expect("PSCI_VERSION (smc)", (int64_t)smc_call(PSCI_VERSION, 0, 0, 0, 0), 0x10001);
     expect("PSCI_FEATURES(CPU_ON)", (int64_t)hvc_call(PSCI_FEATURES, PSCI_CPU_ON, 0, 0, 0), 0);

@@ -42,8 +42,8 @@ secondary_entry:
     mov     x19, x0
     adrp    x1, stacks
     add     x1, x1, :lo12:stacks
-    add     x2, x0, #1
-    and     x2, x2, #15
+    and     x2, x0, #15             /* stack page (index & 15) + 1: page 0 is vCPU 0's */
+    add     x2, x2, #1
     lsl     x2, x2, #12
     add     sp, x1, x2
     add     sp, sp, #4096
