@@ -273,10 +273,22 @@ static enum leave smccc(struct vcpu_run *v)
     case PSCI_0_2_CPU_ON64:
         x[0] = (u64)psci_cpu_on(v, a1, a2, a3);
         return L_RESUME;
-    case PSCI_0_2_CPU_OFF:
+    case PSCI_0_2_CPU_OFF: {
+        bool any = false;
+        spin_lock(&ap->lock);
         __atomic_store_n(&ap->vcpu[v->index].state, VCPU_OFF, __ATOMIC_RELEASE);
+        for (u32 i = 0; i < ap->nvcpus; i++)
+            any |= __atomic_load_n(&ap->vcpu[i].state, __ATOMIC_ACQUIRE) != VCPU_OFF;
+        spin_unlock(&ap->lock);
+        partition_console_flush(p);
         printk("partition %s: vCPU %u off (PSCI CPU_OFF)\n", p->name, v->index);
-        return L_OFF;
+        if (any)
+            return L_OFF;
+        /* Nothing can switch a vCPU on again: the partition has stopped. */
+        printk("partition %s: every vCPU is off: stopping the partition\n", p->name);
+        request(ap, REQ_STOP, false);
+        return L_REQ;
+    }
     case PSCI_0_2_AFFINITY32:
     case PSCI_0_2_AFFINITY64: {
         u32 t;
@@ -487,9 +499,14 @@ static bool start_guest(struct vcpu_run *v, bool restart)
     struct a64_part *ap = v->ap;
     if (restart) {
         /* Same frames, fresh contents: nothing is allocated for a restart. */
-        printk("partition %s: restart %u: hypervisor free memory %llu KiB, as at the first "
+        char what[32];
+        if (ap->req_counted)
+            bh_snprintf(what, sizeof(what), "restart %u", p->restarts);
+        else
+            bh_snprintf(what, sizeof(what), "system reset");
+        printk("partition %s: %s: hypervisor free memory %llu KiB, as at the first "
                "start (%llu KiB)\n",
-               p->name, p->restarts, (unsigned long long)(frames_global()->free_bytes >> 10),
+               p->name, what, (unsigned long long)(frames_global()->free_bytes >> 10),
                (unsigned long long)(free_at_start[p->index] >> 10));
         partition_reset_memory(p);
     }
