@@ -280,7 +280,7 @@ static enum leave smccc(struct vcpu_run *v)
         for (u32 i = 0; i < ap->nvcpus; i++)
             any |= __atomic_load_n(&ap->vcpu[i].state, __ATOMIC_ACQUIRE) != VCPU_OFF;
         spin_unlock(&ap->lock);
-        partition_console_flush(p);
+        /* No console flush: another vCPU may be in the middle of a line. */
         printk("partition %s: vCPU %u off (PSCI CPU_OFF)\n", p->name, v->index);
         if (any)
             return L_OFF;
