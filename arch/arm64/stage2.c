@@ -10,6 +10,7 @@
  * and DSB ISH). */
 #include "arm64.h"
 #include "vm.h"
+#include "../../hv/console.h"
 #include "../../hv/format.h"
 #include "../../hv/string.h"
 #include "../../mm/frame.h"
@@ -84,6 +85,8 @@ static bool map_one(struct a64_part *ap, u64 ipa, u64 pa, int level, u64 attr)
     return true;
 }
 
+static u32 mapped[4]; /* per level, for the last build (boot CPU only) */
+
 static bool map_range(struct a64_part *ap, u64 ipa, u64 pa, u64 size, u64 attr)
 {
     while (size) {
@@ -95,6 +98,7 @@ static bool map_range(struct a64_part *ap, u64 ipa, u64 pa, u64 size, u64 attr)
         u64 step = 1ULL << (39 - 9 * level);
         if (!map_one(ap, ipa, pa, level, attr))
             return false;
+        mapped[level]++;
         ipa += step;
         pa += step;
         size -= step;
@@ -123,8 +127,10 @@ bool stage2_build(struct partition *p, struct a64_part *ap, char *err, size_t le
         return false;
     }
     u64 limit = 1ULL << ipa_bits();
+    memset(mapped, 0, sizeof(mapped));
     epoch_read_lock(hv_epoch());
     const struct memslot_set *s = memslot_current(&p->mem);
+    u32 nslots = s ? s->nr : 0;
     bool ok = true;
     for (u32 i = 0; s && i < s->nr && ok; i++) {
         const struct memslot *m = &s->slot[i];
@@ -150,6 +156,10 @@ bool stage2_build(struct partition *p, struct a64_part *ap, char *err, size_t le
     ap->vttbr = ((u64)ap->vmid << 48) | (u64)(uintptr_t)ap->root;
     dsb(ishst);
     stage2_flush(ap);
+    printk("partition %s: stage 2: VMID %u, %u-bit IPA, %u slot(s) as %u x 1 GiB + %u x 2 MiB + "
+           "%u x 4 KiB, %u table pages\n",
+           p->name, ap->vmid, ipa_bits(), nslots, mapped[1], mapped[2], mapped[3],
+           ap->ntables);
     return true;
 }
 
