@@ -4,6 +4,7 @@
 #include "spinlock.h"
 
 static spinlock_t con_lock;
+static u32 con_owner = ~0u; /* CPU holding con_lock, for the exception path */
 
 static void emit(const char *s, size_t n)
 {
@@ -16,8 +17,17 @@ static void emit(const char *s, size_t n)
 
 void con_write(const char *s, size_t n)
 {
+    u32 me = arch_cpu_index();
+    /* A fault taken while this CPU printed must still be reported: it
+     * writes through instead of waiting for a lock it holds itself. */
+    if (__atomic_load_n(&con_owner, __ATOMIC_RELAXED) == me) {
+        emit(s, n);
+        return;
+    }
     spin_lock(&con_lock);
+    __atomic_store_n(&con_owner, me, __ATOMIC_RELAXED);
     emit(s, n);
+    __atomic_store_n(&con_owner, ~0u, __ATOMIC_RELAXED);
     spin_unlock(&con_lock);
 }
 

@@ -107,8 +107,8 @@ static void run_partition_here(u32 cpu)
 {
     u32 vcpu;
     struct partition *p = npartitions ? partition_of_cpu(cpu, &vcpu) : NULL;
-    if (!p)
-        return;
+    if (!p || __atomic_load_n(&p->stopped, __ATOMIC_ACQUIRE))
+        return; /* e.g. a CPU that came online after its partition was given up */
     epoch_cpu_online(hv_epoch(), cpu);
     arch_vcpu_run(p, vcpu);
     epoch_cpu_offline(hv_epoch(), cpu);

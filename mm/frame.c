@@ -102,8 +102,9 @@ int frame_init(struct frame_alloc *fa, const struct boot_info *bi, char *err, si
         const struct mem_range *m = &bi->mem[i];
         if (m->type == MEM_USABLE)
             continue;
+        u64 e = sat_end(m->base, m->size);
         if (!cut_free(fa, ALIGN_DOWN(m->base, PAGE_SIZE),
-                      ALIGN_UP(sat_end(m->base, m->size), PAGE_SIZE)))
+                      e > UINT64_MAX - PAGE_SIZE ? UINT64_MAX : ALIGN_UP(e, PAGE_SIZE)))
             goto toomany;
     }
     for (u32 i = 0; i < bi->nrsv; i++) {

@@ -44,13 +44,14 @@ static u8 sum(const void *p, u32 len)
     return s;
 }
 
-static bool rsdp_valid(const u8 *p)
+/* maxlen: bytes readable at p (the copy in boot_info holds 36). */
+static bool rsdp_valid(const u8 *p, u32 maxlen)
 {
-    if (memcmp(p, "RSD PTR ", 8) != 0 || sum(p, 20) != 0)
+    if (maxlen < 20 || memcmp(p, "RSD PTR ", 8) != 0 || sum(p, 20) != 0)
         return false;
     if (p[15] >= 2) {
         u32 l = *(const u32 *)(p + 20);
-        if (l < 36 || l > 64 || sum(p, l) != 0)
+        if (l < 36 || l > maxlen || sum(p, l) != 0)
             return false;
     }
     return true;
@@ -60,7 +61,7 @@ static bool rsdp_valid(const u8 *p)
 void x86_acpi_find_rsdp(struct boot_info *bi)
 {
     acpi_bi = bi;
-    if (bi->acpi_rsdp_len && rsdp_valid(bi->acpi_rsdp_copy)) {
+    if (bi->acpi_rsdp_len && rsdp_valid(bi->acpi_rsdp_copy, bi->acpi_rsdp_len)) {
         memcpy(rsdp_buf, bi->acpi_rsdp_copy, bi->acpi_rsdp_len);
         rsdp_len = bi->acpi_rsdp_len;
         rsdp_phys = bi->acpi_rsdp;
@@ -76,7 +77,7 @@ void x86_acpi_find_rsdp(struct boot_info *bi)
             continue;
         for (u64 p = areas[a][0]; p + 36 <= areas[a][1]; p += 16) {
             const u8 *q = (const u8 *)(uintptr_t)p;
-            if (rsdp_valid(q)) {
+            if (rsdp_valid(q, (u32)MIN(64, areas[a][1] - p))) {
                 rsdp_len = q[15] >= 2 ? 36 : 20;
                 memcpy(rsdp_buf, q, rsdp_len);
                 rsdp_phys = p;

@@ -371,12 +371,12 @@ bool arch_partition_load(struct partition *p, char *err, size_t len)
     }
     const u8 *h = im.data + hoff;
     u32 flags = rd32(h + 4);
-    if (flags & 0xfffc) {
-        bh_snprintf(err, len, "multiboot header asks for unsupported features (flags %#x)", flags);
-        return false;
-    }
     if (flags & (1u << 2)) {
         bh_snprintf(err, len, "multiboot header asks for a video mode, which partitions do not have");
+        return false;
+    }
+    if (flags & 0xfffc) {
+        bh_snprintf(err, len, "multiboot header asks for unsupported features (flags %#x)", flags);
         return false;
     }
     if (flags & (1u << 16)) {

@@ -110,7 +110,7 @@ void x86_paging_init(const struct boot_info *bi)
             continue;
         if (va >= img_lo && va < img_hi) {
             for (u64 p = va; p < va + MiB(2); p += PAGE_SIZE)
-                if (!map_page(p, image_page_flags(p), false))
+                if (p != 0 && !map_page(p, image_page_flags(p), false))
                     goto oom;
             continue;
         }
@@ -133,6 +133,9 @@ void x86_paging_init(const struct boot_info *bi)
         }
     }
     mapped_limit = top;
+    /* Memory the tables do not reach (above 2^46) must never be handed out. */
+    if (frames_global())
+        frame_reserve(frames_global(), top, UINT64_MAX - top);
     write_cr3((u64)(uintptr_t)pml4);
     return;
 oom:

@@ -27,6 +27,7 @@ u64 x86_final_cr3;
 u64 x86_ap_stack_by_apic[256];
 static u32 ap_index_by_apic[256];
 static struct boot_info *bootinfo;
+static void quiesce_interrupts(bool bsp);
 
 bool arch_platform_init(struct boot_info *bi, char *err, size_t errlen)
 {
@@ -34,7 +35,9 @@ bool arch_platform_init(struct boot_info *bi, char *err, size_t errlen)
     x86_acpi_find_rsdp(bi); /* may scan BIOS areas in low memory: before page 0 goes */
     x86_paging_init(bi);
     x86_final_cr3 = x86_paging_cr3();
-    return x86_acpi_init(bi, err, errlen);
+    bool ok = x86_acpi_init(bi, err, errlen);
+    quiesce_interrupts(true);
+    return ok;
 }
 
 static bool x2apic(void)
@@ -88,6 +91,32 @@ static void x86_selftest_fault(void)
     printk("selftest: cpu 1 did not fault: FAILED\n");
 }
 
+void x86_lapic_eoi(void)
+{
+    if (x2apic())
+        wrmsr(0x80b, 0);
+    else
+        mmio_write32(x86_lapic_base() + 0xb0, 0);
+}
+
+/* The hypervisor runs with interrupts off and takes none: mask the legacy
+ * PICs and this CPU's local interrupt sources, so nothing left pending by the
+ * firmware keeps forcing VM exits. */
+static void quiesce_interrupts(bool bsp)
+{
+    if (bsp) {
+        outb(0x21, 0xff);
+        outb(0xa1, 0xff);
+    }
+    static const u32 lvt[] = { 0x320, 0x350, 0x360, 0x370 }; /* timer, LINT0, LINT1, error */
+    for (u32 i = 0; i < ARRAY_SIZE(lvt); i++) {
+        if (x2apic())
+            wrmsr(0x800 + (lvt[i] >> 4), 1u << 16);
+        else
+            mmio_write32(x86_lapic_base() + lvt[i], 1u << 16);
+    }
+}
+
 void x86_ap_main(u32 apic_id);
 void x86_ap_main(u32 apic_id)
 {
@@ -95,6 +124,7 @@ void x86_ap_main(u32 apic_id)
     x86_set_percpu(index);
     x86_gdt_load(index);
     x86_idt_load();
+    quiesce_interrupts(false);
     if (index == 1)
         x86_selftest_fault();
     hv_secondary_main(index);
@@ -163,9 +193,12 @@ void arch_start_secondaries(struct boot_info *bi)
             arch_udelay(1000);
             waited++;
         }
-        if (!__atomic_load_n(&percpu[i].online, __ATOMIC_ACQUIRE))
+        if (!__atomic_load_n(&percpu[i].online, __ATOMIC_ACQUIRE)) {
+            /* Withdraw its stack: if it starts late it finds none and halts. */
+            __atomic_store_n(&x86_ap_stack_by_apic[apic], 0, __ATOMIC_RELEASE);
             printk("smp: cpu %u (APIC ID %u) did not come online within %llu ms; continuing "
                    "without it\n",
                    i, apic, (unsigned long long)timeout_ms);
+        }
     }
 }

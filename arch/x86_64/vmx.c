@@ -107,7 +107,8 @@ static bool vmx_check(char *why, size_t len)
     vmx.proc2 = adjust(MSR_VMX_PROCBASED_CTLS2, want2, PROC2_EPT | PROC2_VPID | PROC2_UNRESTRICTED,
                        vmx.missing, sizeof(vmx.missing), proc2_names);
     vmx.exit = adjust(vmx.true_ctls ? MSR_VMX_TRUE_EXIT_CTLS : MSR_VMX_EXIT_CTLS,
-                      EXIT_HOST_64 | EXIT_SAVE_EFER | EXIT_LOAD_EFER | EXIT_SAVE_PAT | EXIT_LOAD_PAT,
+                      EXIT_HOST_64 | EXIT_SAVE_EFER | EXIT_LOAD_EFER | EXIT_SAVE_PAT | EXIT_LOAD_PAT |
+                          EXIT_ACK_INTR,
                       EXIT_HOST_64, vmx.missing, sizeof(vmx.missing), exit_names);
     vmx.entry = adjust(vmx.true_ctls ? MSR_VMX_TRUE_ENTRY_CTLS : MSR_VMX_ENTRY_CTLS,
                        ENTRY_LOAD_EFER | ENTRY_LOAD_PAT, 0, vmx.missing, sizeof(vmx.missing), NULL);
@@ -127,7 +128,8 @@ static bool vmx_check(char *why, size_t len)
         bh_snprintf(vmx.missing + n, sizeof(vmx.missing) - n,
                     "%sEPT with a 4-level walk and write-back tables", n ? ", " : "");
     }
-    if (!(vmx.ept_cap & (1ULL << 20)) || !(vmx.ept_cap & (1ULL << 32))) {
+    if (!(vmx.ept_cap & (1ULL << 20)) || !(vmx.ept_cap & (1ULL << 32)) ||
+        !(vmx.ept_cap & (3ULL << 25)) || !(vmx.ept_cap & (3ULL << 41))) {
         size_t n = strlen(vmx.missing);
         bh_snprintf(vmx.missing + n, sizeof(vmx.missing) - n, "%sINVEPT/INVVPID", n ? ", " : "");
     }
@@ -142,6 +144,12 @@ static bool vmx_cpu_on(u32 cpu, char *why, size_t len)
 {
     if (vmxon_region[cpu])
         return true;
+    u32 a, b, c, d;
+    cpuid(1, 0, &a, &b, &c, &d);
+    if (!(c & (1u << 5))) {
+        bh_snprintf(why, len, "this CPU reports no VMX");
+        return false;
+    }
     u64 fc = rdmsr(MSR_FEATURE_CONTROL);
     if (!(fc & 1)) {
         wrmsr(MSR_FEATURE_CONTROL, fc | 1 | 4); /* lock with VMX outside SMX on */
@@ -156,8 +164,6 @@ static bool vmx_cpu_on(u32 cpu, char *why, size_t len)
     cr0 = (cr0 | vmx.cr0_fixed0) & vmx.cr0_fixed1;
     __asm__ volatile("mov %0, %%cr0" ::"r"(cr0));
     u64 cr4 = (read_cr4() | CR4_VMXE | vmx.cr4_fixed0) & vmx.cr4_fixed1;
-    u32 a, b, c, d;
-    cpuid(1, 0, &a, &b, &c, &d);
     if (c & (1u << 26))
         cr4 |= CR4_OSXSAVE; /* guests may use XSETBV */
     write_cr4(cr4);
@@ -602,15 +608,39 @@ static bool msr_read(struct vcpu *v, u32 msr, u64 *val)
     }
 }
 
+static bool canonical(u64 a)
+{
+    u64 top = a >> 47;
+    return top == 0 || top == 0x1ffff;
+}
+
+static bool pat_valid(u64 pat)
+{
+    for (int i = 0; i < 8; i++) {
+        u8 t = (u8)(pat >> (i * 8));
+        if (t == 2 || t == 3 || t > 7)
+            return false;
+    }
+    return true;
+}
+
 static bool msr_write(struct vcpu *v, u32 msr, u64 val)
 {
+    if ((msr == 0xc0000100 || msr == 0xc0000101 || msr == 0x175 || msr == 0x176) &&
+        !canonical(val))
+        return false;
+    if (msr == 0x277 && !pat_valid(val))
+        return false;
     switch (msr) {
     case 0xc0000080: {
         u64 allowed = (1ULL << 0) | EFER_LME | EFER_LMA | (1ULL << 11); /* SCE, LME, LMA, NXE */
         if (val & ~allowed)
             return false;
-        /* LMA follows LME and CR0.PG; the guest cannot set it directly. */
+        /* LMA follows LME and CR0.PG; the guest cannot set it directly, and
+         * LME cannot change while paging is on. */
         u64 cur = vmread(GUEST_EFER);
+        if (((val ^ cur) & EFER_LME) && (vmread(GUEST_CR0) & CR0_PG))
+            return false;
         val = (val & ~EFER_LMA) | (cur & EFER_LMA);
         vmwrite(GUEST_EFER, val);
         return true;
@@ -693,7 +723,7 @@ static enum exit_action handle_io(struct vcpu *v, u64 q)
         }
     }
     if (in)
-        v->regs.rax = (v->regs.rax & ~(u64)mask) | result;
+        v->regs.rax = size == 4 ? result : (v->regs.rax & ~(u64)mask) | result;
     skip_insn();
     return X_RESUME;
 }
@@ -708,8 +738,10 @@ static enum exit_action handle_cr(struct vcpu *v, u64 q)
             inject_gp();
             return X_RESUME;
         }
-        bool pg_on = (val & CR0_PG) && !(v->cr0_shadow & CR0_PG);
-        bool pg_off = !(val & CR0_PG) && (v->cr0_shadow & CR0_PG);
+        /* PE and PG are not intercepted: the real CR0 has their current values. */
+        u64 old = vmread(GUEST_CR0);
+        bool pg_on = (val & CR0_PG) && !(old & CR0_PG);
+        bool pg_off = !(val & CR0_PG) && (old & CR0_PG);
         if (pg_on && (efer & EFER_LME)) {
             vmwrite(GUEST_EFER, efer | EFER_LMA);
             vmwrite(ENTRY_CONTROLS, vmread(ENTRY_CONTROLS) | ENTRY_IA32E);
@@ -770,7 +802,7 @@ static enum exit_action handle_vmcall(struct vcpu *v)
 {
     /* Only the guest kernel (CPL 0) may call the hypervisor. */
     u32 ss_ar = (u32)vmread(GUEST_SS_AR);
-    bool real_mode = !(v->cr0_shadow & CR0_PE);
+    bool real_mode = !(vmread(GUEST_CR0) & CR0_PE);
     skip_insn();
     if (!real_mode && ((ss_ar >> 5) & 3) != 0) {
         v->regs.rax = (u64)(s64)HC_E_PERM;
@@ -790,9 +822,14 @@ static enum exit_action handle_xsetbv(struct vcpu *v)
     u32 a, b, c, d;
     cpuid(0xd, 0, &a, &b, &c, &d);
     u64 supported = ((u64)d << 32) | a;
-    /* XCR0: x87 must stay on, AVX needs SSE, only what the CPU supports. */
+    /* XCR0 rules (SDM vol. 1, 13.3): x87 always on; AVX needs SSE; the three
+     * AVX-512 bits together and only with AVX; the two MPX bits together; the
+     * two AMX bits together; nothing the CPU does not support. Anything else
+     * would raise #GP in the hypervisor itself. */
+    u64 avx512 = val & 0xe0, mpx = val & 0x18, amx = val & 0x60000;
     if (idx != 0 || !(val & 1) || (val & ~supported) || ((val & 4) && !(val & 2)) ||
-        !(read_cr4() & CR4_OSXSAVE)) {
+        (avx512 && (avx512 != 0xe0 || !(val & 4))) || (mpx && mpx != 0x18) ||
+        (amx && amx != 0x60000) || !(read_cr4() & CR4_OSXSAVE)) {
         inject_gp();
         return X_RESUME;
     }
@@ -819,6 +856,12 @@ static enum exit_action handle_exit(struct vcpu *v)
     u32 reason = (u32)vmread(EXIT_REASON);
     u64 q = vmread(EXIT_QUALIFICATION);
     v->exits++;
+    /* The guest may leave long mode (CR0.PG=0) without an exit: the IA-32e
+     * entry control must follow the EFER.LMA the exit saved. */
+    u64 entry = vmread(ENTRY_CONTROLS);
+    bool lma = vmread(GUEST_EFER) & EFER_LMA;
+    if (!!(entry & ENTRY_IA32E) != lma)
+        vmwrite(ENTRY_CONTROLS, lma ? entry | ENTRY_IA32E : entry & ~ENTRY_IA32E);
     if (reason & (1u << 31)) {
         char why[80];
         bh_snprintf(why, sizeof(why), "VM entry failed (exit reason %u, qualification %#llx)",
@@ -826,6 +869,12 @@ static enum exit_action handle_exit(struct vcpu *v)
         return fault(v, why, 0, false);
     }
     switch (reason & 0xffff) {
+    case EXIT_EXCEPTION: {
+        u32 info = (u32)vmread(EXIT_INTR_INFO);
+        if ((info & (1u << 31)) && ((info >> 8) & 7) == 2)
+            return X_RESUME; /* an NMI while the guest ran: nothing to do with it */
+        return fault(v, "unexpected exception exit", 0, false);
+    }
     case EXIT_CPUID:
         handle_cpuid(v);
         return X_RESUME;
@@ -885,6 +934,8 @@ static enum exit_action handle_exit(struct vcpu *v)
         skip_insn();
         return X_RESUME;
     case EXIT_EXT_INT:
+        /* Acknowledged on exit; the hypervisor takes no interrupts itself. */
+        x86_lapic_eoi();
         return X_RESUME;
     case EXIT_BAD_GUEST_STATE:
         return fault(v, "invalid guest state at VM entry", 0, false);
@@ -916,6 +967,12 @@ static bool start_guest(struct vcpu *v, bool restart)
                err);
         return false;
     }
+    /* MSRs the guest owns directly and XCR0 start clean on every (re)start. */
+    static const u32 owned[] = { 0xc0000081, 0xc0000082, 0xc0000083, 0xc0000084, 0xc0000102 };
+    for (u32 i = 0; i < ARRAY_SIZE(owned); i++)
+        wrmsr(owned[i], 0);
+    if (read_cr4() & CR4_OSXSAVE)
+        __asm__ volatile("xsetbv" ::"c"(0), "a"(1), "d"(0));
     if (!vmcs_setup(v, err, sizeof(err))) {
         printk("partition %s: %s\n", v->p->name, err);
         return false;

@@ -148,6 +148,7 @@
 #define PROC2_INVPCID (1u << 12)
 #define PROC2_XSAVES (1u << 20)
 #define EXIT_HOST_64 (1u << 9)
+#define EXIT_ACK_INTR (1u << 15)
 #define EXIT_SAVE_PAT (1u << 18)
 #define EXIT_LOAD_PAT (1u << 19)
 #define EXIT_SAVE_EFER (1u << 20)

@@ -31,19 +31,16 @@ mb2_header_end:
 _start:
     cli
     cld
-    movl %eax, %edi            /* keep magic and info pointer */
+    movl %eax, %ebp            /* keep magic and info pointer (no stack yet) */
     movl %ebx, %esi
 
     /* Zero .bss (GRUB zero-fills, but do not rely on it). */
-    movl $__bss_start, %ecx
-    movl %ecx, %edx
+    movl $__bss_start, %edi
     movl $__bss_end, %ecx
-    subl %edx, %ecx
-    pushl %edi
-    movl %edx, %edi
+    subl %edi, %ecx
     xorl %eax, %eax
     rep stosb
-    popl %edi
+    movl %ebp, %edi            /* magic */
 
     movl $boot_stack_top, %esp
 

@@ -38,7 +38,7 @@ int guest_main(uint32_t magic, uint32_t info)
 
     t0 = rdtsc();
     for (int i = 0; i < N; i++)
-        outb(0x3ff, (uint8_t)i); /* virtual 16550 scratch register: a full trap, no output */
+        outb(0x3f8, '\r'); /* transmit register: the whole output path; '\r' prints nothing */
     t1 = rdtsc();
     uint32_t uart = per_op(t1 - t0, base);
 
@@ -51,7 +51,7 @@ int guest_main(uint32_t magic, uint32_t info)
     uint32_t cpuid = per_op(t1 - t0, base);
 
     gprintf("bench: null VMCALL round trip: %u TSC ticks\n", vmcall);
-    gprintf("bench: virtual UART register write round trip: %u TSC ticks\n", uart);
+    gprintf("bench: virtual UART transmit write round trip: %u TSC ticks\n", uart);
     gprintf("bench: CPUID round trip: %u TSC ticks\n", cpuid);
     gprintf("bench: loop overhead subtracted: %u ticks per %u iterations\n", (uint32_t)base, N);
     return 0;

@@ -106,6 +106,15 @@ int guest_main(uint32_t magic, uint32_t info)
         check("XSETBV XCR0=x87|SSE works", gp_count == before);
         __asm__ volatile("xsetbv" ::"c"(0), "a"(2), "d"(0));
         check("XSETBV XCR0 without x87 raises #GP", gp_count == before + 1);
+        uint32_t xa, xb, xc, xd;
+        __asm__ volatile("cpuid" : "=a"(xa), "=b"(xb), "=c"(xc), "=d"(xd) : "a"(0xd), "c"(0));
+        if ((xa & 0xe4) == 0xe4) {
+            /* one AVX-512 state bit without the other two: #GP for the guest, not the host */
+            __asm__ volatile("xsetbv" ::"c"(0), "a"(0x27), "d"(0));
+            check("XSETBV with a partial AVX-512 set raises #GP", gp_count == before + 2);
+            __asm__ volatile("xsetbv" ::"c"(0), "a"(0xe7), "d"(0));
+            check("XSETBV with all AVX-512 state works", gp_count == before + 2);
+        }
         gp_skip = 2;
     } else {
         println("cpuid: no XSAVE on this CPU; XSETBV not tested");
