@@ -84,6 +84,12 @@ void *memset(void *d, int c, size_t n);
 void *memcpy(void *d, const void *s, size_t n);
 
 extern char secondary_entry[];
+extern char guest_vectors[];
+extern volatile uint64_t last_esr, exceptions;
+static inline void set_vectors(void)
+{
+    __asm__ volatile("msr vbar_el1, %0; isb" ::"r"((uintptr_t)guest_vectors) : "memory");
+}
 int guest_main(const void *dtb);
 void secondary_main(uint64_t index);
 

@@ -50,6 +50,16 @@ int guest_main(const void *dtb)
                __asm__ volatile("hvc #1" : "+r"(x0)::"memory");
                (int64_t)x0;
            }), -1);
+    /* A trapped system register (the physical timer, which partitions are
+     * not given) comes back as an undefined instruction at EL1. */
+    set_vectors();
+    uint64_t before = exceptions, val = 0x1234;
+    __asm__ volatile("mrs %0, cntp_ctl_el0" : "+r"(val)::"memory");
+    expect("CNTP_CTL_EL0 read: exceptions taken", (int64_t)(exceptions - before), 1);
+    expect("CNTP_CTL_EL0 read: EC (0 = unknown reason)", (int64_t)(last_esr >> 26), 0);
+    /* WFI and WFE trap and return (no interrupt would ever wake them). */
+    __asm__ volatile("wfi; wfe" ::: "memory");
+    println("hypercalls: wfi and wfe returned");
     gprintf("hypercalls: partition '%s' index %u, %u vCPU, %u MiB, ABI %u\n", pi.name, pi.partition,
             pi.vcpus, (uint32_t)(pi.ram_bytes >> 20), pi.abi_version);
     gprintf("hypercalls: %u passed, %u failed\n", passed, failed);

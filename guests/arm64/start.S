@@ -65,3 +65,42 @@ secondary_main:
     .globl stacks
 stacks:
     .space  4096 * 17
+
+/* Optional EL1 vectors (guests that want to see an exception the hypervisor
+ * injects install them with set_vectors()): a synchronous exception from
+ * EL1h is counted, its ESR kept in last_esr, and the faulting instruction
+ * skipped. Anything else parks the vCPU. */
+    .text
+    .balign 2048
+    .globl guest_vectors
+guest_vectors:
+    .rept 4
+    .balign 128
+    b       .
+    .endr
+    .balign 128                     /* current EL with SP_ELx, synchronous */
+    stp     x0, x1, [sp, #-16]!
+    mrs     x0, esr_el1
+    adrp    x1, last_esr
+    str     x0, [x1, :lo12:last_esr]
+    adrp    x1, exceptions
+    ldr     x0, [x1, :lo12:exceptions]
+    add     x0, x0, #1
+    str     x0, [x1, :lo12:exceptions]
+    mrs     x0, elr_el1
+    add     x0, x0, #4
+    msr     elr_el1, x0
+    ldp     x0, x1, [sp], #16
+    eret
+    .rept 11
+    .balign 128
+    b       .
+    .endr
+
+    .bss
+    .balign 8
+    .globl last_esr, exceptions
+last_esr:
+    .quad   0
+exceptions:
+    .quad   0
