@@ -11,6 +11,8 @@ static void show_mem(const void *dtb, const char *name, const uint8_t *reg, uint
         gprintf("hello: %s: %lx +%lx\n", name, be64(reg + o), be64(reg + o + 8));
 }
 
+extern char _start[];
+
 static const char note[] = "hello was here";
 
 static void use_channel(const void *dtb, const char *name, const uint8_t *reg, uint32_t len)
@@ -42,7 +44,7 @@ int guest_main(const void *dtb)
     const char *args = dt_bootargs(dtb);
     gprintf("hello from partition %s: linux-image boot at EL%u, bootargs '%s'\n", pi.name,
             (uint32_t)(el >> 2), args);
-    gprintf("hello: image at %lx, device tree at %lx (%u bytes)\n", (uint64_t)(uintptr_t)guest_main & ~0xfffUL,
+    gprintf("hello: image at %lx, device tree at %lx (%u bytes)\n", (uint64_t)(uintptr_t)_start,
             (uint64_t)(uintptr_t)dtb, be32((const uint8_t *)dtb + 4));
     dt_each_node(dtb, "memory", show_mem);
     const char *method = dt_getprop(dtb, "/psci", "method", NULL);
