@@ -122,7 +122,11 @@ static bool vmx_check(char *why, size_t len)
     vmx.cr0_fixed1 = rdmsr(MSR_VMX_CR0_FIXED1);
     vmx.cr4_fixed0 = rdmsr(MSR_VMX_CR4_FIXED0);
     vmx.cr4_fixed1 = rdmsr(MSR_VMX_CR4_FIXED1);
-    vmx.ept_cap = rdmsr(MSR_VMX_EPT_VPID_CAP);
+    /* The EPT/VPID capability MSR exists only when EPT or VPID can be enabled. */
+    u64 allowed2 = rdmsr(MSR_VMX_PROCBASED_CTLS2) >> 32;
+    vmx.ept_cap = (allowed2 & (PROC2_EPT | PROC2_VPID)) ? rdmsr(MSR_VMX_EPT_VPID_CAP) : 0;
+    if (!vmx.ept_cap)
+        goto out; /* already reported missing EPT and VPID */
     if (!(vmx.ept_cap & (1ULL << 6)) || !(vmx.ept_cap & (1ULL << 14))) {
         size_t n = strlen(vmx.missing);
         bh_snprintf(vmx.missing + n, sizeof(vmx.missing) - n,
