@@ -141,8 +141,19 @@ static bool create_ram(struct partition *p, u32 i)
     r->size = cr->size;
     r->writable = true;
     if (cr->fixed) {
+        /* Pinned: the frames must still be free, never something the
+         * hypervisor already uses (its tables, stacks, another partition). */
+        if (!frame_claim(cr->host, pages_of(cr->size))) {
+            p->nregions--;
+            printk("partition %s: memory region %u (guest 0x%llx, size 0x%llx): host-address "
+                   "0x%llx is not entirely free memory (in use by the hypervisor or another "
+                   "partition, reserved, or not RAM)\n",
+                   p->name, i, (unsigned long long)cr->guest, (unsigned long long)cr->size,
+                   (unsigned long long)cr->host);
+            return false;
+        }
         r->hpa = cr->host;
-        r->owned = false;
+        r->owned = true; /* claimed from the allocator: given back on destroy */
     } else {
         r->hpa = alloc_backing(cr->size);
         if (!r->hpa) {
@@ -172,6 +183,12 @@ static bool create_channel(const struct config *cfg, u32 c)
     u64 hpa;
     if (cc->fixed) {
         hpa = cc->host;
+        if (!frame_claim(hpa, pages_of(cc->size))) {
+            printk("channel %s (size 0x%llx): host-address 0x%llx is not entirely free memory "
+                   "(in use by the hypervisor or a partition, reserved, or not RAM)\n",
+                   cc->name, (unsigned long long)cc->size, (unsigned long long)hpa);
+            return false;
+        }
     } else {
         hpa = alloc_backing(cc->size);
         if (!hpa) {
@@ -182,7 +199,7 @@ static bool create_channel(const struct config *cfg, u32 c)
     }
     chan[c].hpa = hpa;
     chan[c].size = cc->size;
-    chan[c].owned = !cc->fixed;
+    chan[c].owned = true; /* allocated or claimed: given back on destroy */
     nchan = c + 1;
     memset(hpa_ptr(hpa), 0, cc->size);
 

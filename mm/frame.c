@@ -182,6 +182,22 @@ bool frame_free_range(struct frame_alloc *fa, u64 base, u64 npages)
     return true;
 }
 
+bool frame_claim_range(struct frame_alloc *fa, u64 base, u64 npages)
+{
+    if (!IS_ALIGNED(base, PAGE_SIZE) || npages == 0 || npages > (UINT64_MAX - base) >> PAGE_SHIFT)
+        return false;
+    u64 end = base + (npages << PAGE_SHIFT);
+    for (u32 i = 0; i < fa->n; i++) {
+        if (fa->r[i].base <= base && end <= fa->r[i].end) {
+            if (!cut_free(fa, base, end))
+                return false;
+            fa->free_bytes -= end - base;
+            return true;
+        }
+    }
+    return false; /* some of it is in use, reserved or not RAM */
+}
+
 void frame_reserve(struct frame_alloc *fa, u64 base, u64 size)
 {
     cut_free(fa, ALIGN_DOWN(base, PAGE_SIZE), ALIGN_UP(sat_end(base, size), PAGE_SIZE));
@@ -232,4 +248,12 @@ void frame_free(u64 base, u64 npages)
     spin_lock(&global_lock);
     frame_free_range(global_fa, base, npages);
     spin_unlock(&global_lock);
+}
+
+bool frame_claim(u64 base, u64 npages)
+{
+    spin_lock(&global_lock);
+    bool ok = global_fa && frame_claim_range(global_fa, base, npages);
+    spin_unlock(&global_lock);
+    return ok;
 }

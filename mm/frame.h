@@ -36,6 +36,10 @@ u64 frame_alloc_range(struct frame_alloc *fa, u64 npages, u64 align, u64 limit);
 /* Give back frames. Returns false (and changes nothing) for a range that is
  * misaligned or overlaps free memory (a double free). */
 bool frame_free_range(struct frame_alloc *fa, u64 base, u64 npages);
+/* Take exactly [base, base + npages pages) out of the free list, but only if
+ * all of it is free right now (a pinned partition range must not alias
+ * memory already handed out). Returns false and changes nothing otherwise. */
+bool frame_claim_range(struct frame_alloc *fa, u64 base, u64 npages);
 /* Remove [base, base+size) from the free list if it is there (for ranges
  * found reserved after init). */
 void frame_reserve(struct frame_alloc *fa, u64 base, u64 size);
@@ -47,6 +51,7 @@ u64 frame_alloc_below(u64 npages, u64 limit);
 /* Locked, aligned, not zeroed (the caller decides). */
 u64 frame_alloc_aligned(u64 npages, u64 align);
 void frame_free(u64 base, u64 npages);
+bool frame_claim(u64 base, u64 npages); /* locked frame_claim_range on the global allocator */
 struct frame_alloc *frames_global(void);
 
 #endif

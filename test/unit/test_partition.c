@@ -143,7 +143,7 @@ static void two_partitions_and_channels(void)
     CHECK_STR(con_buf, "");
     CHECK_EQ(npartitions, 2);
     CHECK_EQ(partitions_running(), 2);
-    CHECK_EQ(env_fa.free_bytes, free0 - 2 * MiB(2) - KiB(64));
+    CHECK_EQ(env_fa.free_bytes, free0 - 2 * MiB(2) - KiB(64) - MiB(2)); /* + the pinned channel */
     struct partition *pa = &partitions[0], *pb = &partitions[1];
     CHECK_EQ(pa->nregions, 3);
     CHECK_EQ(pb->nregions, 3);
@@ -225,18 +225,33 @@ static void fixed_ram(void)
     CHECK(f && o);
     if (f && o) {
         CHECK_EQ(f->hpa, fixed_addr(0));
-        CHECK(!f->owned);
+        CHECK(f->owned); /* claimed from the allocator, given back on destroy */
         CHECK(all_zero(f->hpa, MiB(2)));
         check_slot(p, f, MEMSLOT_F_EXEC);
         CHECK(o->owned);
         CHECK_EQ(o->hpa % PAGE_SIZE, 0);
     }
     CHECK_EQ(p->ram_bytes, MiB(3));
-    CHECK_EQ(env_fa.free_bytes, free0 - MiB(1));
+    CHECK_EQ(env_fa.free_bytes, free0 - MiB(1) - MiB(2));
     CHECK(guest_ptr(p, MiB(1) + 5, 1, true) == (void *)(env_fixed + 5));
     partitions_destroy();
-    /* The fixed range was not handed to the allocator. */
     CHECK_EQ(env_fa.free_bytes, free0);
+
+    /* A pinned range that overlaps memory already handed out is refused. */
+    cfg_reset();
+    u64 used = frame_alloc(1);
+    struct cfg_partition *b = cfg_part("alias", 0, 1);
+    struct cfg_region *rb = cfg_ram(b, 0, MiB(2));
+    rb->fixed = true;
+    rb->host = ALIGN_DOWN(used, MiB(2));
+    free0 = env_fa.free_bytes;
+    con_clear();
+    CHECK(!partitions_create(&env_cfg, &env_bi));
+    CHECK_CONTAINS(con_buf, "partition alias: memory region 0 (guest 0x0, size 0x200000): host-address");
+    CHECK_CONTAINS(con_buf, "is not entirely free memory");
+    CHECK_EQ(env_fa.free_bytes, free0);
+    CHECK_EQ(npartitions, 0);
+    frame_free(used, 1);
 }
 
 /* Leave only `left` bytes (one contiguous 2 MiB aligned tail) free. */

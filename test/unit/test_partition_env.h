@@ -83,14 +83,16 @@ void hv_end(const char *why)
 /* ---- memory */
 static void env_init(void)
 {
-    env_mem = aligned_alloc(MiB(2), ENV_MEM_SIZE);
-    env_fixed = aligned_alloc(MiB(2), ENV_FIXED_SIZE);
-    if (!env_mem || !env_fixed) {
+    /* The pinned ("fixed") area is the top of the allocator's memory: a pinned
+     * range must be free RAM, and first-fit allocation leaves the top alone. */
+    env_mem = aligned_alloc(MiB(2), ENV_MEM_SIZE + ENV_FIXED_SIZE);
+    if (!env_mem) {
         printf("out of host memory\n");
         exit(2);
     }
+    env_fixed = env_mem + ENV_MEM_SIZE;
     memset(&env_bi, 0, sizeof(env_bi));
-    bi_add_mem(&env_bi, (u64)(uintptr_t)env_mem, ENV_MEM_SIZE, MEM_USABLE);
+    bi_add_mem(&env_bi, (u64)(uintptr_t)env_mem, ENV_MEM_SIZE + ENV_FIXED_SIZE, MEM_USABLE);
     char err[256];
     if (frame_init(&env_fa, &env_bi, err, sizeof(err)) != FRAME_OK) {
         printf("frame_init: %s\n", err);
@@ -109,7 +111,6 @@ static void env_init(void)
 static void env_fini(void)
 {
     free(env_mem);
-    free(env_fixed);
 }
 
 static __unused bool in_env_mem(u64 a, u64 size)
