@@ -31,6 +31,8 @@
 #define CFG_CMDLINE_MAX 256
 #define CFG_MAX_RESTARTS 1000     /* upper bound for restart-limit */
 #define CFG_GUEST_ADDR_LIMIT (1ULL << 48) /* guest-physical addresses stay below */
+/* arm64: where a partition with console on sees its virtual PL011 (one page). */
+#define CFG_ARM64_VUART_GPA 0x09000000ULL
 
 #define CFG_ERR_WHERE 96
 #define CFG_ERR_PROP 32

@@ -246,6 +246,14 @@ static void check_guest_space(struct vctx *v, u32 pi)
                 gr[n++] = (struct guest_range){ ch->members[m].guest, ch->size,
                                                 ch->members[m].node, "guest-address" };
     }
+    bool arm64_uart = v->bi->arch && strcmp(v->bi->arch, "arm64") == 0 && pt->console;
+    for (u32 i = 0; arm64_uart && i < n; i++)
+        if (overlaps(gr[i].base, gr[i].size, CFG_ARM64_VUART_GPA, PAGE_SIZE))
+            verr(v, gr[i].node, gr[i].prop,
+                 "guest range 0x%llx-0x%llx covers the virtual PL011 at 0x%llx that the "
+                 "partition's console uses",
+                 (unsigned long long)gr[i].base, last(gr[i].base, gr[i].size),
+                 (unsigned long long)CFG_ARM64_VUART_GPA);
     for (u32 i = 0; i < n; i++)
         for (u32 j = 0; j < i; j++)
             if (overlaps(gr[i].base, gr[i].size, gr[j].base, gr[j].size)) {

@@ -240,6 +240,15 @@ static bool create_one(const struct config *cfg, const struct boot_info *bi, u32
 {
     struct partition *p = &partitions[i];
     memset(p, 0, sizeof(*p));
+    /* Fail closed: pass-through devices are validated but not wired yet, and a
+     * partition must not run without the devices its configuration gives it. */
+    const struct cfg_partition *pc = &cfg->partitions[i];
+    if (pc->nmmio || pc->nirqs) {
+        printk("partition %s: pass-through MMIO ranges and interrupts are not supported yet "
+               "(the configuration gives it %u and %u); remove them\n",
+               pc->name, pc->nmmio, pc->nirqs);
+        return false;
+    }
     p->index = i;
     p->cfg = &cfg->partitions[i];
     p->name = p->cfg->name;

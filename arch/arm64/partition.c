@@ -17,8 +17,8 @@ struct a64_part *a64_part_of(struct partition *p)
 bool arch_partition_prepare(struct partition *p, char *err, size_t errlen)
 {
     struct a64_part *ap = &aparts[p->index];
-    u64 mmfr1 = sysreg_read(id_aa64mmfr1_el1);
-    if (p->index + 1 > (((mmfr1 >> 4) & 0xf) == 2 ? 0xffffu : 0xffu)) {
+    /* VTCR_EL2.VS stays 0: 8-bit VMIDs, whatever ID_AA64MMFR1_EL1 offers. */
+    if (p->index + 1 > 0xffu) {
         bh_snprintf(err, errlen, "no VMID left for it");
         return false;
     }

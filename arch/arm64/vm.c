@@ -372,7 +372,7 @@ static enum leave uart_access(struct vcpu_run *v, u64 ipa)
             v->ctx.x[srt] = val;
     }
     spin_unlock(&ap->uart_lock);
-    v->ctx.pc += 4;
+    v->ctx.pc += (v->ctx.esr & (1ULL << 25)) ? 4 : 2;
     return L_RESUME;
 }
 
@@ -411,7 +411,7 @@ static enum leave handle_sync(struct vcpu_run *v)
     switch (ESR_EC(esr)) {
     case EC_WFX:
         /* No interrupt source exists for partitions yet: carry on. */
-        v->ctx.pc += 4;
+        v->ctx.pc += (esr & (1ULL << 25)) ? 4 : 2;
         arch_cpu_relax();
         return L_RESUME;
     case EC_HVC64:
@@ -436,6 +436,11 @@ static enum leave handle_sync(struct vcpu_run *v)
         inject_undef(v);
         return L_RESUME;
     }
+    case 0x03: case 0x04: case 0x05: case 0x06: case 0x08: case 0x0c:
+        /* AArch32 coprocessor / FP traps from a 32-bit EL0 task: the guest's own
+         * kernel handles an undefined instruction; the partition keeps running. */
+        inject_undef(v);
+        return L_RESUME;
     case EC_DABT_LOW:
         return data_abort(v);
     case EC_IABT_LOW:
@@ -589,6 +594,8 @@ void arch_vcpu_run(struct partition *p, u32 index)
     cpu_setup(v);
     if (index == 0) {
         if (!start_guest(v, false)) {
+            /* Park the partition's other vCPUs too: they wait for CPU_ON. */
+            __atomic_store_n(&ap->finished, 1, __ATOMIC_RELEASE);
             cpu_restore();
             partition_stopped(p);
             return;

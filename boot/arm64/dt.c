@@ -370,15 +370,22 @@ bool dt_parse_platform(const struct fdt *f, u64 dtb_pa, u64 boot_mpidr, struct d
            parse_cpus(f, boot_mpidr, p, bi, err, errlen);
 }
 
-/* Is [base, base+size) inside one usable memory range? */
-static bool in_memory(const struct boot_info *bi, u64 base, u64 size)
+/* Is [base, base+size) inside the part of one usable memory range that the
+ * EL2 identity map covers (whole pages), and clear of every no-map region
+ * (left out of that map)? A module outside it would fault when read. */
+static bool in_memory(const struct boot_info *bi, const struct dt_platform *p, u64 base, u64 size)
 {
     u64 end;
     if (!end_of(base, size, &end))
         return false;
+    for (u32 i = 0; p && i < p->nnomap; i++)
+        if (size && p->nomap_size[i] && base < p->nomap_base[i] + p->nomap_size[i] &&
+            p->nomap_base[i] < end)
+            return false;
     for (u32 i = 0; i < bi->nmem; i++) {
         const struct mem_range *m = &bi->mem[i];
-        if (m->type == MEM_USABLE && base >= m->base && end - m->base <= m->size)
+        u64 mb = ALIGN_UP(m->base, PAGE_SIZE), me = ALIGN_DOWN(m->base + m->size, PAGE_SIZE);
+        if (m->type == MEM_USABLE && base >= mb && end <= me)
             return true;
     }
     return false;
@@ -396,8 +403,8 @@ static const char *overlaps_protected(const struct boot_info *bi, u64 base, u64 
     return NULL;
 }
 
-static bool add_chosen_modules(const struct fdt *f, struct boot_info *bi, char *err,
-                               size_t errlen)
+static bool add_chosen_modules(const struct fdt *f, const struct dt_platform *p,
+                               struct boot_info *bi, char *err, size_t errlen)
 {
     char path[96];
     int chosen = fdt_path(f, "/chosen");
@@ -411,8 +418,9 @@ static bool add_chosen_modules(const struct fdt *f, struct boot_info *bi, char *
         if (reg_count(f, n) != 1 || !fdt_get_reg(f, n, 0, &base, &size))
             return ERR("device tree: %s: 'reg' must be exactly one <address size> entry "
                        "(using the #address-cells/#size-cells of /chosen)", path);
-        if (!in_memory(bi, base, size))
-            return ERR("device tree: %s: module %#llx + %#llx lies outside memory", path,
+        if (!in_memory(bi, p, base, size))
+            return ERR("device tree: %s: module %#llx + %#llx lies outside mapped memory (or in "
+                       "a no-map reserved region)", path,
                        (unsigned long long)base, (unsigned long long)size);
         const char *what = overlaps_protected(bi, base, size);
         if (what)
@@ -452,8 +460,9 @@ bool dt_collect_modules(const struct fdt *f, const struct dt_platform *p, const 
 {
     if (p->have_initrd) {
         u64 size = p->initrd_end - p->initrd_start;
-        if (!in_memory(bi, p->initrd_start, size))
-            return ERR("the initrd (%#llx-%#llx) lies outside memory",
+        if (!in_memory(bi, p, p->initrd_start, size))
+            return ERR("the initrd (%#llx-%#llx) lies outside mapped memory (or in a no-map "
+                       "reserved region)",
                        (unsigned long long)p->initrd_start, (unsigned long long)p->initrd_end);
         const char *what = overlaps_protected(bi, p->initrd_start, size);
         if (what)
@@ -467,7 +476,7 @@ bool dt_collect_modules(const struct fdt *f, const struct dt_platform *p, const 
             return ERR("initrd at %#llx (%llu bytes): %s", (unsigned long long)p->initrd_start,
                        (unsigned long long)size, cerr);
     }
-    return add_chosen_modules(f, bi, err, errlen);
+    return add_chosen_modules(f, p, bi, err, errlen);
 }
 
 int range_subtract(u64 b, u64 e, const u64 *hb, const u64 *he, u32 nh, u64 *ob, u64 *oe,

@@ -122,7 +122,7 @@ enum fault {
     OK, NO_PSCI, F_PSCI_HVC, PSCI_BAD_METHOD, NO_MEMORY, BAD_MEM_REG, NO_GIC, NO_TIMER,
     TIMER_SPI, NO_CPUS, DUP_MPIDR, BOOT_CPU_MISSING, CPU_BAD_REG, BOOTARGS_LONG,
     BOOTARGS_UNTERMINATED, INITRD_HALF, INITRD_BACKWARDS, INITRD_OUTSIDE, INITRD_32BIT,
-    MOD_OUTSIDE, MOD_NONAME, MOD_BAD_REG, MOD_OVER_DTB, MOD_DUP_WITH_INITRD, TOO_MANY_GICR, MOD_NO_CELLS,
+    MOD_OUTSIDE, MOD_NOMAP, INITRD_NOMAP, MOD_NONAME, MOD_BAD_REG, MOD_OVER_DTB, MOD_DUP_WITH_INITRD, TOO_MANY_GICR, MOD_NO_CELLS,
 };
 
 static struct w wb;
@@ -150,6 +150,17 @@ static const uint8_t *gen(enum fault fault, size_t *len)
             pcells(w, "reg", 3, 0, 0x40000000, 0);
         else
             pcells(w, "reg", 4, 0, 0x40000000, 0, 0x20000000);
+        end(w);
+    }
+    if (fault == INITRD_NOMAP || fault == MOD_NOMAP) {
+        begin(w, "reserved-memory");
+        pcells(w, "#address-cells", 1, 2);
+        pcells(w, "#size-cells", 1, 2);
+        prop(w, "ranges", "", 0);
+        begin(w, "secmon@4e000000");
+        pcells(w, "reg", 4, 0, 0x4e000000, 0, 0x200000);
+        prop(w, "no-map", "", 0);
+        end(w);
         end(w);
     }
     begin(w, "pl011@9000000");
@@ -222,6 +233,9 @@ static const uint8_t *gen(enum fault fault, size_t *len)
     } else if (fault == INITRD_OUTSIDE) {
         pcells(w, "linux,initrd-start", 2, 0, 0x7ffff000);
         pcells(w, "linux,initrd-end", 2, 0, 0x80001000);
+    } else if (fault == INITRD_NOMAP) { /* inside /reserved-memory/secmon (no-map) */
+        pcells(w, "linux,initrd-start", 2, 0, 0x4e001000);
+        pcells(w, "linux,initrd-end", 2, 0, 0x4e001200);
     } else {
         pcells(w, "linux,initrd-start", 2, 0, 0x48000000);
         pcells(w, "linux,initrd-end", 2, 0, 0x48000200);
@@ -234,6 +248,8 @@ static const uint8_t *gen(enum fault fault, size_t *len)
     prop(w, "compatible", "multiboot,kernel\0multiboot,module", 34);
     if (fault == MOD_OUTSIDE)
         pcells(w, "reg", 4, 0, 0x5ffff000, 0, 0x2000);
+    else if (fault == MOD_NOMAP)
+        pcells(w, "reg", 4, 0, 0x4e100000, 0, 0x1000);
     else if (fault == MOD_BAD_REG)
         pcells(w, "reg", 3, 0, 0x45000000, 0);
     else if (fault == MOD_OVER_DTB)
@@ -438,8 +454,10 @@ static void test_generated_faults(void)
     expect_fail(BOOTARGS_UNTERMINATED, false, "/chosen", "not NUL-terminated");
     expect_fail(INITRD_HALF, false, "initrd-start and linux,initrd-end", NULL);
     expect_fail(INITRD_BACKWARDS, false, "initrd ends", "before it starts");
-    expect_fail(INITRD_OUTSIDE, true, "initrd", "outside memory");
-    expect_fail(MOD_OUTSIDE, true, "/chosen/module@45000000", "outside memory");
+    expect_fail(INITRD_OUTSIDE, true, "initrd", "outside mapped memory");
+    expect_fail(INITRD_NOMAP, true, "initrd (0x4e001000-0x4e001200)", "no-map reserved region");
+    expect_fail(MOD_OUTSIDE, true, "/chosen/module@45000000", "outside mapped memory");
+    expect_fail(MOD_NOMAP, true, "/chosen/module@45000000", "no-map reserved region");
     expect_fail(MOD_NONAME, true, "/chosen/module@45000000", "no name");
     expect_fail(MOD_BAD_REG, true, "/chosen/module@45000000", "'reg'");
     /* Without #address-cells/#size-cells in /chosen the defaults (2, 1) apply

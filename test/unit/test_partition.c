@@ -683,6 +683,25 @@ static void stopped_without_reason(void)
     partitions_destroy();
 }
 
+/* Devices the configuration passes through are not wired yet: refuse. */
+static void passthrough_refused(void)
+{
+    cfg_reset();
+    struct cfg_partition *a = cfg_part("dev", 0, 1);
+    cfg_ram(a, 0, MiB(2));
+    a->nmmio = 1;
+    a->mmio[0] = (struct cfg_mmio){ 0x10000000, 0x10000000, 0x1000, 0 };
+    a->nirqs = 1;
+    a->irqs[0] = 40;
+    u64 free0 = env_fa.free_bytes;
+    con_clear();
+    CHECK(!partitions_create(&env_cfg, &env_bi));
+    CHECK_CONTAINS(con_buf, "partition dev: pass-through MMIO ranges and interrupts are not "
+                            "supported yet (the configuration gives it 1 and 1); remove them");
+    CHECK_EQ(npartitions, 0);
+    CHECK_EQ(env_fa.free_bytes, free0);
+}
+
 int main(void)
 {
     env_init();
@@ -697,6 +716,7 @@ int main(void)
     RUN(fault_restart_limit);
     RUN(shutdown_and_end);
     RUN(stopped_without_reason);
+    RUN(passthrough_refused);
     env_fini();
     return CHECK_DONE();
 }
