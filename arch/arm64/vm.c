@@ -322,8 +322,23 @@ static enum leave smccc(struct vcpu_run *v)
 
 static u64 fault_ipa(const struct vm_ctx *c)
 {
-    u64 page = ((c->hpfar >> 4) & 0xffffffffffULL) << 12;
+    u32 fsc = (u32)(c->esr & 0x3f);
     bool fnv = c->esr & (1ULL << 10);
+    if (fsc >= 0x0c && fsc <= 0x0f && !fnv) {
+        /* HPFAR_EL2 is architecturally valid for stage-2 translation, access
+         * flag and address-size faults, not for permission faults: there the
+         * IPA comes from the guest's own stage 1 (identity while its MMU is
+         * off). The guest's PAR_EL1 is preserved. */
+        if (!(sysreg_read(sctlr_el12) & 1))
+            return c->far;
+        u64 saved = sysreg_read(par_el1);
+        __asm__ volatile("at s1e1r, %0\n\tisb" ::"r"(c->far) : "memory");
+        u64 par = sysreg_read(par_el1);
+        sysreg_write(par_el1, saved);
+        if (!(par & 1))
+            return (par & 0x000ffffffffff000ULL) | (c->far & 0xfff);
+    }
+    u64 page = ((c->hpfar >> 4) & 0xffffffffffULL) << 12;
     return page | (fnv ? 0 : (c->far & 0xfff));
 }
 
