@@ -429,7 +429,7 @@ static const char *const hv_props[] = { "log-level", "console-prefix", NULL };
 static const char *const part_props[] = { "cpus", "kernel", "ramdisk", "cmdline",
                                           "boot-protocol", "console", "fault-policy",
                                           "restart-limit", "interrupts", "io-ports",
-                                          "description", NULL };
+                                          "load-address", "description", NULL };
 static const char *const part_nodes[] = { "memory", "mmio", NULL };
 static const char *const mem_props[] = { "guest-address", "size", "host-address", NULL };
 static const char *const mmio_props[] = { "address", "size", "guest-address", NULL };
@@ -647,6 +647,16 @@ static void parse_partition(struct pctx *p, struct cfg_partition *pt, int node)
             pt->restart_limit = lim;
     } else if (rl != 0 && (v == 0 || !present)) {
         perr(p, node, "restart-limit", "only allowed with fault-policy \"restart\"");
+    }
+    u64 la;
+    int lr = get_num(p, node, "load-address", &la, false);
+    if (lr > 0) {
+        if (!IS_ALIGNED(la, PAGE_SIZE))
+            perr(p, node, "load-address", "0x%llx is not 4 KiB aligned", (unsigned long long)la);
+        else {
+            pt->has_load_address = true;
+            pt->load_address = la;
+        }
     }
     parse_irqs_ports(p, pt, node);
 

@@ -85,6 +85,8 @@ struct cfg_partition {
     bool console;                   /* virtual console on */
     enum cfg_fault_policy fault;
     u32 restart_limit;              /* with CFG_FAULT_RESTART */
+    bool has_load_address;          /* arm64: load the kernel raw at load_address */
+    u64 load_address;
     u32 nmmio;
     struct cfg_mmio mmio[CFG_MAX_MMIO];
     u32 nirqs;

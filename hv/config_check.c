@@ -437,6 +437,20 @@ u32 cfg_validate(struct config *cfg, const struct boot_info *bi, struct cfg_errl
                  "\"%s\" is an x86_64 boot protocol (arm64 partitions use \"linux-image\")",
                  cfg_boot_protocol_name(pt->boot));
 
+        if (pt->has_load_address) {
+            bool inside = false;
+            for (u32 j = 0; j < pt->nregions; j++)
+                if (pt->load_address >= pt->regions[j].guest &&
+                    pt->load_address - pt->regions[j].guest < pt->regions[j].size)
+                    inside = true;
+            if (x86)
+                verr(&v, pt->node, "load-address",
+                     "only for arm64 raw images (x86 images say where they load)");
+            else if (!inside)
+                verr(&v, pt->node, "load-address",
+                     "0x%llx is not inside any memory region of partition '%s'",
+                     (unsigned long long)pt->load_address, pt->name);
+        }
         check_module(&v, pt, "kernel", pt->kernel);
         check_module(&v, pt, "ramdisk", pt->ramdisk);
         if (pt->kernel[0] && strcmp(pt->kernel, pt->ramdisk) == 0)

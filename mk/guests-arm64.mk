@@ -31,5 +31,12 @@ $(GUEST_A64_DIR)/%.elf: $(GUEST_A64_DIR)/start.o $(GUEST_A64_DIR)/lib.o $(GUEST_
 $(GUEST_A64_DIR)/%.bin: $(GUEST_A64_DIR)/%.elf
 	$(OBJCOPY) -O binary $< $@
 
+# hello as a raw image: the same code with the Image magic wiped, so only a
+# configured load-address can place it (the raw-image scenario).
+GUESTS += $(GUEST_A64_DIR)/hello-raw.bin
+$(GUEST_A64_DIR)/hello-raw.bin: $(GUEST_A64_DIR)/hello.bin
+	cp $< $@
+	printf '\000\000\000\000' | dd of=$@ bs=1 seek=56 conv=notrunc status=none
+
 GUESTS += $(patsubst test/configs/%.dts,$(O)/configs/%.dtb,$(wildcard test/configs/arm64-*.dts))
 endif

@@ -166,16 +166,15 @@ static int write_dt(struct partition *p, struct a64_part *ap, void *buf, u32 cap
     return fdtw_finish(w);
 }
 
-bool guest_image_load(struct partition *p, struct a64_part *ap, char *err, size_t len)
+/* Where the Image goes, from its header: RAM base (2 MiB aligned) + text_offset. */
+static bool header_place(struct partition *p, const struct boot_module *k,
+                         const struct part_region **rp, u64 *loadp, u64 *sizep, char *err,
+                         size_t len)
 {
-    const struct boot_module *k = p->kernel;
-    if (!k) {
-        bh_snprintf(err, len, "no kernel module");
-        return false;
-    }
     const u8 *im = (const u8 *)(uintptr_t)k->base;
     if (k->size < 64 || rd32(im + 56) != IMAGE_MAGIC) {
-        bh_snprintf(err, len, "not an arm64 Image (no \"ARM\\x64\" magic at offset 56)");
+        bh_snprintf(err, len, "not an arm64 Image (no \"ARM\\x64\" magic at offset 56); for a "
+                              "raw image give the partition a load-address");
         return false;
     }
     u64 text_offset = rd64(im + 8), image_size = rd64(im + 16), flags = rd64(im + 24);
@@ -208,13 +207,61 @@ bool guest_image_load(struct partition *p, struct a64_part *ap, char *err, size_
                     (unsigned long long)r->gpa, (unsigned long long)r->size);
         return false;
     }
+    *rp = r;
+    *loadp = load;
+    *sizep = image_size;
+    return true;
+}
+
+/* A raw image (no header needed) at the partition's configured load-address,
+ * entered there; the device tree and ramdisk go in the same RAM region. */
+static bool raw_place(struct partition *p, const struct boot_module *k,
+                      const struct part_region **rp, u64 *loadp, u64 *sizep, char *err,
+                      size_t len)
+{
+    u64 load = p->cfg->load_address;
+    for (u32 i = 0; i < p->nregions; i++) {
+        const struct part_region *r = &p->region[i];
+        if (r->kind != PART_RAM || load < r->gpa || load - r->gpa >= r->size)
+            continue;
+        if (k->size > r->gpa + r->size - load) {
+            bh_snprintf(err, len,
+                        "the raw image (%llu bytes) at load-address %#llx runs past RAM region "
+                        "0x%llx+0x%llx",
+                        (unsigned long long)k->size, (unsigned long long)load,
+                        (unsigned long long)r->gpa, (unsigned long long)r->size);
+            return false;
+        }
+        *rp = r;
+        *loadp = load;
+        *sizep = k->size;
+        return true;
+    }
+    bh_snprintf(err, len, "load-address %#llx is not in a RAM region of the partition",
+                (unsigned long long)load);
+    return false;
+}
+
+bool guest_image_load(struct partition *p, struct a64_part *ap, char *err, size_t len)
+{
+    const struct boot_module *k = p->kernel;
+    if (!k) {
+        bh_snprintf(err, len, "no kernel module");
+        return false;
+    }
+    const struct part_region *r;
+    u64 load, image_size;
+    if (p->cfg->has_load_address ? !raw_place(p, k, &r, &load, &image_size, err, len)
+                                 : !header_place(p, k, &r, &load, &image_size, err, len))
+        return false;
+    u64 top = r->gpa + r->size;
     u8 *dst = guest_ptr(p, load, k->size, true);
     if (!dst) {
         bh_snprintf(err, len, "guest range %#llx+%#llx is not writable RAM",
                     (unsigned long long)load, (unsigned long long)k->size);
         return false;
     }
-    memcpy(dst, im, k->size);
+    memcpy(dst, (const void *)(uintptr_t)k->base, k->size);
     ap->image_base = load;
     ap->image_end = load + image_size;
     ap->entry = load;
