@@ -25,6 +25,7 @@
  * interrupts yet. /chosen/bootargs is the configured command line (else the
  * kernel module's arguments); linux,initrd-start/end give the ramdisk. */
 #include "arm64.h"
+#include "../../hv/bytes.h"
 #include "vm.h"
 #include "../../hv/fdt_write.h"
 #include "../../hv/format.h"
@@ -32,20 +33,6 @@
 
 #define IMAGE_MAGIC 0x644d5241u /* "ARM\x64" little-endian */
 #define DTB_MAX 0x10000ULL
-
-static u64 rd64(const u8 *p)
-{
-    u64 v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
-static u32 rd32(const u8 *p)
-{
-    u32 v;
-    memcpy(&v, p, 4);
-    return v;
-}
 
 static const struct part_region *boot_region(struct partition *p)
 {
@@ -172,12 +159,12 @@ static bool header_place(struct partition *p, const struct boot_module *k,
                          size_t len)
 {
     const u8 *im = (const u8 *)(uintptr_t)k->base;
-    if (k->size < 64 || rd32(im + 56) != IMAGE_MAGIC) {
+    if (k->size < 64 || le32(im + 56) != IMAGE_MAGIC) {
         bh_snprintf(err, len, "not an arm64 Image (no \"ARM\\x64\" magic at offset 56); for a "
                               "raw image give the partition a load-address");
         return false;
     }
-    u64 text_offset = rd64(im + 8), image_size = rd64(im + 16), flags = rd64(im + 24);
+    u64 text_offset = le64(im + 8), image_size = le64(im + 16), flags = le64(im + 24);
     if (image_size == 0) {
         text_offset = 0x80000;
         image_size = k->size;

@@ -2,31 +2,13 @@
  * memory. Every offset and size in the image is checked against the module,
  * and every destination against the partition's memory slots. */
 #include "x86guest.h"
+#include "../../hv/bytes.h"
 #include "../../hv/format.h"
 #include "../../hv/partition.h"
 #include "../../hv/string.h"
 
 struct x86_part;
 struct guest_boot *x86_part_boot(struct partition *p);
-
-static u32 rd32(const u8 *p)
-{
-    u32 v;
-    memcpy(&v, p, 4);
-    return v;
-}
-static u16 rd16(const u8 *p)
-{
-    u16 v;
-    memcpy(&v, p, 2);
-    return v;
-}
-static u64 rd64(const u8 *p)
-{
-    u64 v;
-    memcpy(&v, p, 8);
-    return v;
-}
 
 struct image {
     const u8 *data;
@@ -39,7 +21,7 @@ static s64 mb1_header(const struct image *im)
     u64 lim = MIN(im->size, 8192);
     for (u64 off = 0; off + 12 <= lim; off += 4) {
         const u8 *h = im->data + off;
-        if (rd32(h) == MB1_HEADER_MAGIC && (u32)(rd32(h) + rd32(h + 4) + rd32(h + 8)) == 0)
+        if (le32(h) == MB1_HEADER_MAGIC && (u32)(le32(h) + le32(h + 4) + le32(h + 8)) == 0)
             return (s64)off;
     }
     return -1;
@@ -72,15 +54,15 @@ static bool elf_parse(const struct image *im, struct elf_info *e, char *err, siz
             bh_snprintf(err, len, "ELF64 header truncated");
             return false;
         }
-        e->entry = rd64(d + 24);
-        e->phoff = (u32)MIN(rd64(d + 32), 0xffffffffULL);
-        e->phentsize = rd16(d + 54);
-        e->phnum = rd16(d + 56);
+        e->entry = le64(d + 24);
+        e->phoff = (u32)MIN(le64(d + 32), 0xffffffffULL);
+        e->phentsize = le16(d + 54);
+        e->phnum = le16(d + 56);
     } else {
-        e->entry = rd32(d + 24);
-        e->phoff = rd32(d + 28);
-        e->phentsize = rd16(d + 42);
-        e->phnum = rd16(d + 44);
+        e->entry = le32(d + 24);
+        e->phoff = le32(d + 28);
+        e->phentsize = le16(d + 42);
+        e->phnum = le16(d + 44);
     }
     u32 need = e->is64 ? 56 : 32;
     if (e->phentsize < need || e->phnum == 0 ||
@@ -99,17 +81,17 @@ struct phdr {
 static void elf_phdr(const struct image *im, const struct elf_info *e, u32 i, struct phdr *ph)
 {
     const u8 *p = im->data + e->phoff + (u64)i * e->phentsize;
-    ph->type = rd32(p);
+    ph->type = le32(p);
     if (e->is64) {
-        ph->offset = rd64(p + 8);
-        ph->paddr = rd64(p + 24);
-        ph->filesz = rd64(p + 32);
-        ph->memsz = rd64(p + 40);
+        ph->offset = le64(p + 8);
+        ph->paddr = le64(p + 24);
+        ph->filesz = le64(p + 32);
+        ph->memsz = le64(p + 40);
     } else {
-        ph->offset = rd32(p + 4);
-        ph->paddr = rd32(p + 12);
-        ph->filesz = rd32(p + 16);
-        ph->memsz = rd32(p + 20);
+        ph->offset = le32(p + 4);
+        ph->paddr = le32(p + 12);
+        ph->filesz = le32(p + 16);
+        ph->memsz = le32(p + 20);
     }
 }
 
@@ -159,13 +141,13 @@ static u64 pvh_entry(const struct image *im, const struct elf_info *e)
             continue;
         const u8 *n = im->data + ph.offset, *end = n + ph.filesz;
         while (n + 12 <= end) {
-            u32 namesz = rd32(n), descsz = rd32(n + 4), type = rd32(n + 8);
+            u32 namesz = le32(n), descsz = le32(n + 4), type = le32(n + 8);
             u64 name_al = ALIGN_UP((u64)namesz, 4), desc_al = ALIGN_UP((u64)descsz, 4);
             if (name_al > (u64)(end - n - 12) || desc_al > (u64)(end - n - 12) - name_al)
                 break;
             const u8 *name = n + 12, *desc = name + name_al;
             if (namesz == 4 && memcmp(name, "Xen", 4) == 0 && type == 18 && descsz >= 4)
-                return descsz >= 8 ? rd64(desc) : rd32(desc);
+                return descsz >= 8 ? le64(desc) : le32(desc);
             n = desc + desc_al;
         }
     }
@@ -370,7 +352,7 @@ bool arch_partition_load(struct partition *p, char *err, size_t len)
         return false;
     }
     const u8 *h = im.data + hoff;
-    u32 flags = rd32(h + 4);
+    u32 flags = le32(h + 4);
     if (flags & (1u << 2)) {
         bh_snprintf(err, len, "multiboot header asks for a video mode, which partitions do not have");
         return false;
@@ -385,8 +367,8 @@ bool arch_partition_load(struct partition *p, char *err, size_t len)
             bh_snprintf(err, len, "multiboot header address fields run past the image");
             return false;
         }
-        u32 header_addr = rd32(h + 12), load_addr = rd32(h + 16), load_end = rd32(h + 20);
-        u32 bss_end = rd32(h + 24), entry = rd32(h + 28);
+        u32 header_addr = le32(h + 12), load_addr = le32(h + 16), load_end = le32(h + 20);
+        u32 bss_end = le32(h + 24), entry = le32(h + 28);
         if (load_addr > header_addr || header_addr - load_addr > hoff) {
             bh_snprintf(err, len, "multiboot header_addr/load_addr are inconsistent");
             return false;

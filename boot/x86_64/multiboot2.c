@@ -1,16 +1,7 @@
 #include "multiboot2.h"
+#include "../../hv/bytes.h"
 #include "../../hv/format.h"
 #include "../../hv/string.h"
-
-static u32 rd32(const u8 *p)
-{
-    return (u32)p[0] | ((u32)p[1] << 8) | ((u32)p[2] << 16) | ((u32)p[3] << 24);
-}
-
-static u64 rd64(const u8 *p)
-{
-    return rd32(p) | ((u64)rd32(p + 4) << 32);
-}
 
 static u32 mmap_type(u32 t)
 {
@@ -37,7 +28,7 @@ bool mb2_parse(const void *info, size_t avail, u64 info_phys, struct boot_info *
         bh_snprintf(err, errlen, "multiboot2 information missing or shorter than 16 bytes");
         return false;
     }
-    u32 total = rd32(b);
+    u32 total = le32(b);
     if (total < 16 || total > avail || total > MB2_INFO_MAX) {
         bh_snprintf(err, errlen, "multiboot2 information size %u is invalid (must be 16..%u)",
                     total, (unsigned)MIN(avail, MB2_INFO_MAX));
@@ -53,8 +44,8 @@ bool mb2_parse(const void *info, size_t avail, u64 info_phys, struct boot_info *
     bool seen_basic = false;
     u32 off = 8;
     while (off + 8 <= total) {
-        u32 type = rd32(b + off);
-        u32 size = rd32(b + off + 4);
+        u32 type = le32(b + off);
+        u32 size = le32(b + off + 4);
         if (size < 8 || size > total - off) {
             bh_snprintf(err, errlen,
                         "multiboot2 tag type %u at offset %u has size %u, which runs past the "
@@ -93,7 +84,7 @@ bool mb2_parse(const void *info, size_t avail, u64 info_phys, struct boot_info *
                             off, size);
                 return false;
             }
-            u32 start = rd32(t + 8), end = rd32(t + 12);
+            u32 start = le32(t + 8), end = le32(t + 12);
             const char *str = (const char *)t + 16;
             if (end < start) {
                 bh_snprintf(err, errlen, "module '%s' ends (%#x) before it starts (%#x)", str,
@@ -129,8 +120,8 @@ bool mb2_parse(const void *info, size_t avail, u64 info_phys, struct boot_info *
                             off);
                 return false;
             }
-            basic_lower = rd32(t + 8);
-            basic_upper = rd32(t + 12);
+            basic_lower = le32(t + 8);
+            basic_upper = le32(t + 12);
             seen_basic = true;
             break;
         case MB2_TAG_MMAP: {
@@ -139,7 +130,7 @@ bool mb2_parse(const void *info, size_t avail, u64 info_phys, struct boot_info *
                             off);
                 return false;
             }
-            u32 esz = rd32(t + 8);
+            u32 esz = le32(t + 8);
             if (esz < 24 || esz % 8) {
                 bh_snprintf(err, errlen,
                             "multiboot2 memory map entry size %u is invalid (must be >= 24 and "
@@ -148,8 +139,8 @@ bool mb2_parse(const void *info, size_t avail, u64 info_phys, struct boot_info *
                 return false;
             }
             for (u32 p = 16; p + esz <= size; p += esz) {
-                u64 base = rd64(t + p), len = rd64(t + p + 8);
-                u32 mt = rd32(t + p + 16);
+                u64 base = le64(t + p), len = le64(t + p + 8);
+                u32 mt = le32(t + p + 16);
                 if (len == 0)
                     continue;
                 if (base + len < base)
