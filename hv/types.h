@@ -17,6 +17,8 @@ typedef int32_t s32;
 typedef int64_t s64;
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+/* Distance between two linker symbols (different objects to C, so no pointer subtraction). */
+#define SYM_DIFF(end, start) ((u64)((uintptr_t)(end) - (uintptr_t)(start)))
 #define ALIGN_UP(x, a) (((x) + ((a) - 1)) & ~((u64)(a) - 1))
 #define ALIGN_DOWN(x, a) ((x) & ~((u64)(a) - 1))
 #define IS_ALIGNED(x, a) (((x) & ((u64)(a) - 1)) == 0)

@@ -163,7 +163,7 @@ u64 arm64_early_mmu(u64 image_pa, u64 dtb_pa)
     pts.ttbr0 = new_table();
     pts.ttbr1 = new_table();
     arm64_image_pa = image_pa;
-    arm64_image_size = (u64)((char *)at_runtime(__image_end) - (char *)at_runtime(__image_start));
+    arm64_image_size = SYM_DIFF(at_runtime(__image_end), at_runtime(__image_start));
 
     if (!map_image_part(__text_start, __text_end, image_pa, PT_TEXT) ||
         !map_image_part(__rodata_start, __rodata_end, image_pa, PT_RO) ||

@@ -225,7 +225,7 @@ void x86_boot_main(u32 magic, u32 info_phys)
     bi.arch = "x86_64";
     bi.loader = "multiboot2";
     bi_add_reserved(&bi, (u64)(uintptr_t)__image_start,
-                    (u64)(__image_end - __image_start), "hypervisor image");
+                    SYM_DIFF(__image_end, __image_start), "hypervisor image");
     if (!mb2_parse((const void *)(uintptr_t)info_phys, MB2_INFO_MAX, info_phys, &bi, err,
                    sizeof(err))) {
         /* Options from tags that passed their own checks still apply (on_error=). */

@@ -146,13 +146,13 @@ void arch_start_secondaries(struct boot_info *bi)
         return;
     }
     u8 *t = (u8 *)(uintptr_t)tramp;
-    size_t len = (size_t)(tramp_end - tramp_start);
+    size_t len = (size_t)SYM_DIFF(tramp_end, tramp_start);
     memcpy(t, tramp_start, len);
     u32 efer = (1u << 8) | (rdmsr(MSR_EFER) & EFER_NXE);
-    *(u32 *)(t + (tramp_gdtr - tramp_start) + 2) = (u32)tramp + tramp_off_gdt;
-    *(u32 *)(t + (tramp_farptr - tramp_start)) = (u32)tramp + tramp_off_64;
-    *(u32 *)(t + (tramp_cr3 - tramp_start)) = (u32)(uintptr_t)boot_pml4;
-    *(u32 *)(t + (tramp_efer - tramp_start)) = efer;
+    *(u32 *)(t + SYM_DIFF(tramp_gdtr, tramp_start) + 2) = (u32)tramp + tramp_off_gdt;
+    *(u32 *)(t + SYM_DIFF(tramp_farptr, tramp_start)) = (u32)tramp + tramp_off_64;
+    *(u32 *)(t + SYM_DIFF(tramp_cr3, tramp_start)) = (u32)(uintptr_t)boot_pml4;
+    *(u32 *)(t + SYM_DIFF(tramp_efer, tramp_start)) = efer;
 
     u64 skip = option_u64("smp.skip_sipi", 0); /* test knob: never start this CPU index */
     u64 timeout_ms = option_u64("smp.timeout_ms", 1000);
