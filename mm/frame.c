@@ -217,25 +217,27 @@ struct frame_alloc *frames_global(void)
     return global_fa;
 }
 
-u64 frame_alloc_below(u64 npages, u64 limit)
+static u64 locked_alloc(u64 npages, u64 align, u64 limit)
 {
     spin_lock(&global_lock);
-    u64 r = frame_alloc_range(global_fa, npages, PAGE_SIZE, limit);
+    u64 r = frame_alloc_range(global_fa, npages, align, limit);
     spin_unlock(&global_lock);
-    if (r) {
+    return r;
+}
+
+u64 frame_alloc_below(u64 npages, u64 limit)
+{
+    u64 r = locked_alloc(npages, PAGE_SIZE, limit);
 #ifndef BULKHEAD_HOST
+    if (r)
         memset((void *)(uintptr_t)r, 0, npages << PAGE_SHIFT);
 #endif
-    }
     return r;
 }
 
 u64 frame_alloc_aligned(u64 npages, u64 align)
 {
-    spin_lock(&global_lock);
-    u64 r = frame_alloc_range(global_fa, npages, align, 0);
-    spin_unlock(&global_lock);
-    return r;
+    return locked_alloc(npages, align, 0);
 }
 
 u64 frame_alloc(u64 npages)

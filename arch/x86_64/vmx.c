@@ -356,7 +356,6 @@ struct vcpu {
     u64 vmcs;
     struct vmx_regs regs;
     bool launched;
-    u64 cr0_shadow, cr4_shadow;
     u64 exits;
 };
 
@@ -395,6 +394,14 @@ static u64 guest_cr0(u64 shadow)
     return (shadow | fixed0) & vmx.cr0_fixed1;
 }
 
+/* CR0 bits the guest cannot change without an exit: the fixed ones, and PE
+ * and PG, whose transitions move the guest between real, protected and long
+ * mode. For these bits CR0_SHADOW is exactly what the guest last wrote. */
+static u64 cr0_mask(void)
+{
+    return vmx.cr0_fixed0 | ~vmx.cr0_fixed1 | CR0_NE | CR0_PE | CR0_PG;
+}
+
 static u64 guest_cr4(u64 shadow)
 {
     return (shadow | vmx.cr4_fixed0) & vmx.cr4_fixed1;
@@ -413,11 +420,9 @@ static void set_seg(u32 sel_f, u32 base_f, u32 limit_f, u32 ar_f, u16 sel, u64 b
 static void vmcs_guest_entry_state(struct vcpu *v)
 {
     const struct guest_boot *gb = &v->xp->boot;
-    v->cr0_shadow = CR0_PE | CR0_ET;
-    v->cr4_shadow = 0;
-    vmwrite(GUEST_CR0, guest_cr0(v->cr0_shadow));
-    vmwrite(CR0_SHADOW, v->cr0_shadow);
-    vmwrite(CR0_MASK, (vmx.cr0_fixed0 & ~(CR0_PE | CR0_PG)) | ~vmx.cr0_fixed1 | CR0_NE);
+    vmwrite(GUEST_CR0, guest_cr0(CR0_PE | CR0_ET));
+    vmwrite(CR0_SHADOW, CR0_PE | CR0_ET);
+    vmwrite(CR0_MASK, cr0_mask());
     vmwrite(GUEST_CR4, guest_cr4(0));
     vmwrite(CR4_SHADOW, 0);
     vmwrite(CR4_MASK, vmx.cr4_fixed0 | ~vmx.cr4_fixed1 | CR4_VMXE);
@@ -742,8 +747,7 @@ static enum exit_action handle_cr(struct vcpu *v, u64 q)
             inject_gp();
             return X_RESUME;
         }
-        /* PE and PG are not intercepted: the real CR0 has their current values. */
-        u64 old = vmread(GUEST_CR0);
+        u64 old = vmread(CR0_SHADOW);
         bool pg_on = (val & CR0_PG) && !(old & CR0_PG);
         bool pg_off = !(val & CR0_PG) && (old & CR0_PG);
         if (pg_on && (efer & EFER_LME)) {
@@ -753,7 +757,6 @@ static enum exit_action handle_cr(struct vcpu *v, u64 q)
             vmwrite(GUEST_EFER, efer & ~EFER_LMA);
             vmwrite(ENTRY_CONTROLS, vmread(ENTRY_CONTROLS) & ~ENTRY_IA32E);
         }
-        v->cr0_shadow = val;
         vmwrite(CR0_SHADOW, val);
         vmwrite(GUEST_CR0, guest_cr0(val));
         skip_insn();
@@ -765,7 +768,6 @@ static enum exit_action handle_cr(struct vcpu *v, u64 q)
             inject_gp(); /* no nested VMX */
             return X_RESUME;
         }
-        v->cr4_shadow = val;
         vmwrite(CR4_SHADOW, val);
         vmwrite(GUEST_CR4, guest_cr4(val));
         skip_insn();
@@ -781,17 +783,11 @@ static enum exit_action handle_cr(struct vcpu *v, u64 q)
         skip_insn();
         return X_RESUME;
     }
-    if (type == 2) { /* CLTS */
-        v->cr0_shadow &= ~8ULL;
-        vmwrite(CR0_SHADOW, v->cr0_shadow);
-        vmwrite(GUEST_CR0, vmread(GUEST_CR0) & ~8ULL);
-        skip_insn();
-        return X_RESUME;
-    }
-    if (type == 3) { /* LMSW: low 4 bits of CR0, PE cannot be cleared */
-        u64 src = (q >> 16) & 0xffff;
-        u64 val = (v->cr0_shadow & ~0xeULL) | (src & 0xf) | (v->cr0_shadow & 1);
-        v->cr0_shadow = val;
+    /* CLTS never exits (TS is not in the CR0 mask). */
+    if (type == 3) { /* LMSW sets PE (it cannot clear it) and MP/EM/TS */
+        u64 src = (q >> 16) & 0xffff, mask = cr0_mask();
+        u64 cur = (vmread(GUEST_CR0) & ~mask) | (vmread(CR0_SHADOW) & mask);
+        u64 val = (cur & ~0xeULL) | (src & 0xe) | ((cur | src) & 1);
         vmwrite(CR0_SHADOW, val);
         vmwrite(GUEST_CR0, guest_cr0(val));
         skip_insn();
@@ -806,7 +802,7 @@ static enum exit_action handle_vmcall(struct vcpu *v)
 {
     /* Only the guest kernel (CPL 0) may call the hypervisor. */
     u32 ss_ar = (u32)vmread(GUEST_SS_AR);
-    bool real_mode = !(vmread(GUEST_CR0) & CR0_PE);
+    bool real_mode = !(vmread(CR0_SHADOW) & CR0_PE);
     skip_insn();
     if (!real_mode && ((ss_ar >> 5) & 3) != 0) {
         v->regs.rax = (u64)(s64)HC_E_PERM;
@@ -860,12 +856,6 @@ static enum exit_action handle_exit(struct vcpu *v)
     u32 reason = (u32)vmread(EXIT_REASON);
     u64 q = vmread(EXIT_QUALIFICATION);
     v->exits++;
-    /* The guest may leave long mode (CR0.PG=0) without an exit: the IA-32e
-     * entry control must follow the EFER.LMA the exit saved. */
-    u64 entry = vmread(ENTRY_CONTROLS);
-    bool lma = vmread(GUEST_EFER) & EFER_LMA;
-    if (!!(entry & ENTRY_IA32E) != lma)
-        vmwrite(ENTRY_CONTROLS, lma ? entry | ENTRY_IA32E : entry & ~ENTRY_IA32E);
     if (reason & (1u << 31)) {
         char why[80];
         bh_snprintf(why, sizeof(why), "VM entry failed (exit reason %u, qualification %#llx)",
