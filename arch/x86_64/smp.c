@@ -62,6 +62,24 @@ static bool send_ipi(u32 apic_id, u32 icr)
     return false;
 }
 
+/* Make CPU `cpu` leave guest mode: a fixed IPI that its VM exit acknowledges
+ * (external-interrupt exiting); in the hypervisor, with interrupts off, it
+ * stays pending and ends the next VM entry at once. No wait for delivery. */
+#define KICK_VECTOR 0xf2
+void x86_kick_cpu(u32 cpu)
+{
+    if (!bootinfo || cpu >= bootinfo->ncpus)
+        return;
+    u32 apic = (u32)bootinfo->cpus[cpu].hwid;
+    if (x2apic()) {
+        wrmsr(MSR_X2APIC_ICR, ((u64)apic << 32) | 0x4000u | KICK_VECTOR);
+        return;
+    }
+    u64 base = x86_lapic_base();
+    mmio_write32(base + LAPIC_ICR_HI, apic << 24);
+    mmio_write32(base + LAPIC_ICR_LO, 0x4000u | KICK_VECTOR);
+}
+
 /* selftest=write-text|exec-data|ud on the command line makes CPU 1 break a
  * rule on purpose, to show that the page tables enforce W^X and that the
  * exception handler reports the fault and stops only that CPU. */
@@ -115,6 +133,13 @@ static void quiesce_interrupts(bool bsp)
         else
             mmio_write32(x86_lapic_base() + lvt[i], 1u << 16);
     }
+    /* Software-enable the local APIC (spurious vector 0xff) so that it
+     * accepts the fixed IPIs that kick a CPU out of guest mode (an AP comes
+     * out of INIT with it disabled). Interrupts stay off in the hypervisor. */
+    if (x2apic())
+        wrmsr(0x80f, 0x1ff);
+    else
+        mmio_write32(x86_lapic_base() + 0xf0, 0x1ff);
 }
 
 void x86_ap_main(u32 apic_id);

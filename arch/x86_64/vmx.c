@@ -6,6 +6,8 @@
  * hypervisor or another partition. */
 #include "vmx.h"
 #include "x86guest.h"
+#include "insn.h"
+#include "vlapic.h"
 #include "../../hv/arch.h"
 #include "../../hv/console.h"
 #include "../../hv/epoch.h"
@@ -41,6 +43,10 @@ static struct {
     u64 cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
     u64 ept_cap;
     u32 revision;
+    bool intr_window;   /* interrupt-window exiting can be enabled */
+    bool preempt;       /* VMX-preemption timer */
+    bool hlt_state;     /* guest activity state HLT */
+    u32 preempt_shift;  /* the preemption timer counts TSC >> preempt_shift */
     char missing[160];
 } vmx;
 
@@ -96,16 +102,26 @@ static bool vmx_check(char *why, size_t len)
         goto out;
     }
     vmx.pin = adjust(vmx.true_ctls ? MSR_VMX_TRUE_PINBASED_CTLS : MSR_VMX_PINBASED_CTLS,
-                     PIN_EXT_INT_EXIT | PIN_NMI_EXIT, 0, vmx.missing, sizeof(vmx.missing), NULL);
+                     PIN_EXT_INT_EXIT | PIN_NMI_EXIT | PIN_PREEMPT_TIMER, 0, vmx.missing,
+                     sizeof(vmx.missing), NULL);
     u32 want = PROC_HLT_EXIT | PROC_IO_BITMAPS | PROC_MSR_BITMAPS | PROC_PAUSE_EXIT | PROC_SECONDARY;
     vmx.proc = adjust(vmx.true_ctls ? MSR_VMX_TRUE_PROCBASED_CTLS : MSR_VMX_PROCBASED_CTLS, want,
                       PROC_HLT_EXIT | PROC_IO_BITMAPS | PROC_MSR_BITMAPS | PROC_SECONDARY,
                       vmx.missing, sizeof(vmx.missing), proc_names);
     /* The CR3 exits are needed only without EPT; clear them when allowed. */
     vmx.proc &= ~(PROC_CR3_LOAD_EXIT | PROC_CR3_STORE_EXIT) | (u32)p;
-    u32 want2 = PROC2_EPT | PROC2_VPID | PROC2_UNRESTRICTED | PROC2_RDTSCP | PROC2_INVPCID | PROC2_XSAVES;
+    vmx.intr_window = (p >> 32) & PROC_INTR_WINDOW;
+    u32 want2 = PROC2_EPT | PROC2_VPID | PROC2_UNRESTRICTED | PROC2_RDTSCP | PROC2_INVPCID |
+                PROC2_XSAVES | PROC2_PLE;
     vmx.proc2 = adjust(MSR_VMX_PROCBASED_CTLS2, want2, PROC2_EPT | PROC2_VPID | PROC2_UNRESTRICTED,
                        vmx.missing, sizeof(vmx.missing), proc2_names);
+    /* PAUSE-loop exiting replaces an exit on every PAUSE when the CPU has it. */
+    if (vmx.proc2 & PROC2_PLE)
+        vmx.proc &= ~PROC_PAUSE_EXIT | (u32)p;
+    u64 misc = rdmsr(MSR_VMX_MISC);
+    vmx.preempt = vmx.pin & PIN_PREEMPT_TIMER;
+    vmx.preempt_shift = (u32)misc & 31;
+    vmx.hlt_state = misc & (1ULL << 6);
     vmx.exit = adjust(vmx.true_ctls ? MSR_VMX_TRUE_EXIT_CTLS : MSR_VMX_EXIT_CTLS,
                       EXIT_HOST_64 | EXIT_SAVE_EFER | EXIT_LOAD_EFER | EXIT_SAVE_PAT | EXIT_LOAD_PAT |
                           EXIT_ACK_INTR,
@@ -310,6 +326,26 @@ static bool ept_build(struct partition *p, struct x86_part *xp, char *err, size_
     return true;
 }
 
+/* ---------------------------------------------------------------- vCPU */
+
+struct vcpu {
+    struct partition *p;
+    struct x86_part *xp;
+    u32 cpu;
+    u32 index;          /* vCPU number in the partition = its APIC ID */
+    u64 vmcs;
+    struct vmx_regs regs;
+    bool launched;
+    bool wait_sipi;     /* after INIT (and at start for vCPUs other than 0) */
+    bool soft_halt;     /* halted, without the HLT activity state */
+    bool parked;        /* HLT with interrupts off: only INIT or NMI wakes it */
+    u32 proc;           /* current primary controls */
+    u64 exits;
+    struct vlapic lapic;
+};
+
+static struct vcpu vcpus[MAX_CPUS];
+
 bool arch_partition_prepare(struct partition *p, char *err, size_t errlen)
 {
     if (!vmx_check(err, errlen)) {
@@ -344,22 +380,25 @@ bool arch_partition_prepare(struct partition *p, char *err, size_t errlen)
         xp->msr_bitmap[1024 + m / 8] &= (u8) ~(1u << (m % 8));        /* read, high range */
         xp->msr_bitmap[3072 + m / 8] &= (u8) ~(1u << (m % 8));        /* write, high range */
     }
+    /* Every vCPU's state exists before any of them runs, so that an IPI
+     * (INIT, SIPI) sent early is not lost. vCPU 0 starts at the entry
+     * point, the others wait for a SIPI (SDM 8.4). */
+    vlapic_calibrate();
+    for (u32 i = 0; i < p->cfg->ncpus; i++) {
+        struct vcpu *v = &vcpus[p->cfg->cpus[i]];
+        u64 vmcs = v->vmcs;
+        memset(v, 0, sizeof(*v));
+        v->vmcs = vmcs;
+        v->p = p;
+        v->xp = xp;
+        v->cpu = p->cfg->cpus[i];
+        v->index = i;
+        v->wait_sipi = i != 0;
+        vlapic_reset(&v->lapic, i, i == 0);
+    }
     return ept_build(p, xp, err, errlen);
 }
 
-/* ---------------------------------------------------------------- vCPU */
-
-struct vcpu {
-    struct partition *p;
-    struct x86_part *xp;
-    u32 cpu;
-    u64 vmcs;
-    struct vmx_regs regs;
-    bool launched;
-    u64 exits;
-};
-
-static struct vcpu vcpus[MAX_CPUS];
 
 static void vmcs_host_state(u32 cpu)
 {
@@ -483,6 +522,11 @@ static bool vmcs_setup(struct vcpu *v, char *err, size_t len)
     v->launched = false;
     vmwrite(PIN_CONTROLS, vmx.pin);
     vmwrite(PROC_CONTROLS, vmx.proc);
+    v->proc = vmx.proc;
+    if (vmx.proc2 & PROC2_PLE) { /* the defaults KVM uses: gap 128, window 4096 TSC ticks */
+        vmwrite(PLE_GAP, 128);
+        vmwrite(PLE_WINDOW, 4096);
+    }
     vmwrite(PROC_CONTROLS2, vmx.proc2);
     vmwrite(EXIT_CONTROLS, vmx.exit);
     vmwrite(EXCEPTION_BITMAP, 0);
@@ -577,20 +621,36 @@ static void handle_cpuid(struct vcpu *v)
     if (leaf >= 0x40000000 && leaf <= 0x400000ff) {
         a = b = c = d = 0;
         if (leaf == 0x40000000) {
-            a = 0x40000001;
+            a = 0x40000010;
             memcpy(&b, "Bulk", 4);
             memcpy(&c, "head", 4);
             memcpy(&d, "HV\0\0", 4);
         } else if (leaf == 0x40000001) {
             a = HC_ABI_VERSION;
             b = v->p->index;
+        } else if (leaf == 0x40000010) {
+            /* TSC and APIC-timer frequency in kHz (the leaf VMware and KVM use) */
+            a = b = (u32)vlapic_tsc_khz();
         }
     } else {
         cpuid(leaf, sub, &a, &b, &c, &d);
         if (leaf == 1) {
             c &= ~(1u << 5);   /* no VMX inside a partition */
             c |= 1u << 31;     /* running under a hypervisor */
-            b = (b & 0x00ffffff) | (0u << 24); /* initial APIC ID 0 */
+            c |= 1u << 21;     /* x2APIC (the virtual local APIC has it) */
+            /* TSC-deadline mode works only with the preemption timer. */
+            c = vmx.preempt ? c | (1u << 24) : c & ~(1u << 24);
+            /* OSXSAVE reflects the guest's CR4, not the hypervisor's. */
+            c = (vmread(GUEST_CR4) & CR4_OSXSAVE) ? c | (1u << 27) : c & ~(1u << 27);
+            c &= ~(1u << 3);   /* no MONITOR/MWAIT: MWAIT would idle the CPU unseen */
+            d &= ~((1u << 7) | (1u << 14)); /* no machine-check architecture */
+            d |= 1u << 9;      /* a local APIC */
+            b = (b & 0x0000ffff) | (v->p->cfg->ncpus << 16) | (v->lapic.id << 24);
+        } else if (leaf == 7 && sub == 0) {
+            /* OSPKE reflects the guest's CR4.PKE. */
+            c = (vmread(GUEST_CR4) & (1ULL << 22)) ? c | (1u << 4) : c & ~(1u << 4);
+        } else if (leaf == 0xb || leaf == 0x1f) {
+            d = v->lapic.id; /* x2APIC ID */
         }
     }
     v->regs.rax = a;
@@ -613,7 +673,9 @@ static bool msr_read(struct vcpu *v, u32 msr, u64 *val)
     case 0x277: *val = (vmx.entry & ENTRY_LOAD_PAT) ? vmread(GUEST_PAT) : 0x0007040600070406ULL; return true;
     case 0x10: *val = rdmsr(0x10); return true; /* TSC */
     case 0x1a0: *val = 1; return true;          /* MISC_ENABLE: fast strings */
-    default: return false;
+    case 0x179: *val = 0; return true;          /* MCG_CAP: no banks (MCE is hidden) */
+    case 0x17a: *val = 0; return true;          /* MCG_STATUS */
+    default: return vlapic_owns_msr(msr) && vlapic_rdmsr(&v->lapic, msr, val);
     }
 }
 
@@ -663,7 +725,8 @@ static bool msr_write(struct vcpu *v, u32 msr, u64 val)
         if (vmx.entry & ENTRY_LOAD_PAT)
             vmwrite(GUEST_PAT, val);
         return true;
-    default: return false;
+    case 0x17a: return val == 0;
+    default: return vlapic_owns_msr(msr) && vlapic_wrmsr(&v->lapic, msr, val);
     }
 }
 
@@ -838,9 +901,55 @@ static enum exit_action handle_xsetbv(struct vcpu *v)
     return X_RESUME;
 }
 
+/* A guest access to its xAPIC page: fetch and decode the MOV, emulate it. */
+static enum exit_action handle_apic_mmio(struct vcpu *v, u64 gpa)
+{
+    struct guest_paging g = { vmread(GUEST_CR0), vmread(GUEST_CR3), vmread(GUEST_CR4),
+                              vmread(GUEST_EFER) };
+    u32 cs_ar = (u32)vmread(GUEST_CS_AR);
+    bool lm = (g.efer & EFER_LMA) && (cs_ar & (1u << 13));
+    u64 lin = vmread(GUEST_CS_BASE) + vmread(GUEST_RIP);
+    if (!lm)
+        lin &= 0xffffffffULL;
+    u8 b[15];
+    u32 n = sizeof(b);
+    if (!x86_guest_fetch(v->p, &g, lin, b, n)) {
+        n = (u32)(PAGE_SIZE - (lin & (PAGE_SIZE - 1))); /* up to the end of the page */
+        if (n > sizeof(b) || !x86_guest_fetch(v->p, &g, lin, b, n))
+            return fault(v, "local APIC access from an instruction that cannot be fetched", gpa,
+                         true);
+    }
+    struct mmio_insn in;
+    char why[96], msg[160];
+    if (!x86_decode_mmio_mov(b, n, lm, cs_ar & (1u << 14), &in, why, sizeof(why))) {
+        bh_snprintf(msg, sizeof(msg), "local APIC access not emulated: %s", why);
+        return fault(v, msg, gpa, true);
+    }
+    if (in.size != 4 || (gpa & 3)) {
+        bh_snprintf(msg, sizeof(msg), "local APIC access of %u bytes at offset %#llx (only "
+                    "aligned 32-bit accesses are allowed)", in.size, (unsigned long long)(gpa & 0xfff));
+        return fault(v, msg, gpa, true);
+    }
+    u32 val = in.write ? (u32)(in.reg < 0 ? in.imm : get_gpr(v, (unsigned)in.reg)) : 0;
+    if (!vlapic_mmio(&v->lapic, (u32)(gpa & 0xfff), in.write, &val)) {
+        bh_snprintf(msg, sizeof(msg), "local APIC %s at unaligned offset %#llx",
+                    in.write ? "write" : "read", (unsigned long long)(gpa & 0xfff));
+        return fault(v, msg, gpa, true);
+    }
+    if (!in.write)
+        set_gpr(v, (unsigned)in.reg, val); /* a 32-bit load zero-extends */
+    vmwrite(GUEST_RIP, vmread(GUEST_RIP) + in.len);
+    u64 intr = vmread(GUEST_INTERRUPTIBILITY);
+    if (intr & 3)
+        vmwrite(GUEST_INTERRUPTIBILITY, intr & ~3ULL);
+    return X_RESUME;
+}
+
 static enum exit_action handle_ept_violation(struct vcpu *v, u64 q)
 {
     u64 gpa = vmread(GUEST_PHYS_ADDR);
+    if (vlapic_xapic_mode(&v->lapic) && (gpa & ~0xfffULL) == vlapic_mmio_base(&v->lapic))
+        return handle_apic_mmio(v, gpa);
     const char *what = (q & 4) ? "instruction fetch" : (q & 2) ? "write" : "read";
     char why[96];
     if (!(q & 0x38))
@@ -861,6 +970,14 @@ static enum exit_action handle_exit(struct vcpu *v)
         bh_snprintf(why, sizeof(why), "VM entry failed (exit reason %u, qualification %#llx)",
                     reason & 0xffff, (unsigned long long)q);
         return fault(v, why, 0, false);
+    }
+    /* An event whose delivery the exit interrupted is delivered again. */
+    u32 idt = (u32)vmread(IDT_VECTORING_INFO);
+    if (idt & (1u << 31)) {
+        vmwrite(ENTRY_INTR_INFO, idt & ~(1u << 12));
+        if (idt & (1u << 11))
+            vmwrite(ENTRY_EXC_ERROR, vmread(IDT_VECTORING_ERROR));
+        vmwrite(ENTRY_INSN_LEN, vmread(EXIT_INSN_LEN));
     }
     switch (reason & 0xffff) {
     case EXIT_EXCEPTION: {
@@ -896,16 +1013,27 @@ static enum exit_action handle_exit(struct vcpu *v)
     case EXIT_HLT:
         skip_insn();
         if (!(vmread(GUEST_RFLAGS) & (1u << 9))) {
-            printk("partition %s: the guest halted with interrupts disabled; nothing can wake "
-                   "it\n",
-                   v->p->name);
-            return fault(v, "HLT with interrupts disabled", 0, false);
+            if (v->p->cfg->ncpus == 1) {
+                printk("partition %s: the guest halted with interrupts disabled; nothing can "
+                       "wake it\n",
+                       v->p->name);
+                return fault(v, "HLT with interrupts disabled", 0, false);
+            }
+            v->parked = true; /* an NMI or INIT (from another vCPU) may still wake it */
         }
-        /* No virtual interrupt source exists yet: let it run again. */
+        /* Wait for an interrupt: in the HLT activity state (woken by the
+         * preemption timer or a kick from another CPU) or in the exit loop. */
+        if (vmx.hlt_state)
+            vmwrite(GUEST_ACTIVITY, 1);
+        else
+            v->soft_halt = true;
         return X_RESUME;
-    case EXIT_PAUSE:
+    case EXIT_PAUSE: /* PAUSE-loop exiting (or every PAUSE without it) */
         skip_insn();
         return X_RESUME;
+    case EXIT_INTR_WINDOW:
+    case EXIT_PREEMPT_TIMER:
+        return X_RESUME; /* the entry path injects and re-arms */
     case EXIT_VMCALL:
         return handle_vmcall(v);
     case EXIT_XSETBV:
@@ -977,35 +1105,207 @@ static bool start_guest(struct vcpu *v, bool restart)
     return true;
 }
 
+/* ---------------------------------------------------------------- interrupts */
+
+/* INIT-SIPI state (SDM 9.1.1, table 9-1): real mode at vector << 12. */
+static void vcpu_sipi_state(struct vcpu *v, u32 vector)
+{
+    vmcs_guest_entry_state(v);
+    u64 cr0 = 0x60000010ULL; /* CD, NW, ET */
+    vmwrite(CR0_SHADOW, cr0);
+    vmwrite(GUEST_CR0, guest_cr0(cr0));
+    const u32 code = 0x9b, data = 0x93;
+    set_seg(GUEST_CS_SEL, GUEST_CS_BASE, GUEST_CS_LIMIT, GUEST_CS_AR, (u16)(vector << 8),
+            (u64)vector << 12, 0xffff, code);
+    set_seg(GUEST_DS_SEL, GUEST_DS_BASE, GUEST_DS_LIMIT, GUEST_DS_AR, 0, 0, 0xffff, data);
+    set_seg(GUEST_ES_SEL, GUEST_ES_BASE, GUEST_ES_LIMIT, GUEST_ES_AR, 0, 0, 0xffff, data);
+    set_seg(GUEST_SS_SEL, GUEST_SS_BASE, GUEST_SS_LIMIT, GUEST_SS_AR, 0, 0, 0xffff, data);
+    set_seg(GUEST_FS_SEL, GUEST_FS_BASE, GUEST_FS_LIMIT, GUEST_FS_AR, 0, 0, 0xffff, data);
+    set_seg(GUEST_GS_SEL, GUEST_GS_BASE, GUEST_GS_LIMIT, GUEST_GS_AR, 0, 0, 0xffff, data);
+    vmwrite(GUEST_GDTR_LIMIT, 0xffff);
+    vmwrite(GUEST_IDTR_LIMIT, 0xffff);
+    vmwrite(GUEST_RIP, 0);
+    memset(&v->regs, 0, sizeof(v->regs));
+    u32 a, b, c, d;
+    cpuid(1, 0, &a, &b, &c, &d);
+    v->regs.rdx = a; /* family/model/stepping, as after a reset */
+}
+
+static struct vcpu *vcpu_of_lapic(struct vlapic *l)
+{
+    return (struct vcpu *)(void *)((char *)l - offsetof(struct vcpu, lapic));
+}
+
+/* An IPI from the guest's ICR to the partition's vCPUs (never further). */
+void x86_vlapic_send(struct vlapic *from, u32 dest, u32 icr)
+{
+    struct vcpu *self = vcpu_of_lapic(from);
+    struct partition *p = self->p;
+    u32 shorthand = (icr >> 18) & 3, mode = (icr >> 8) & 7, vec = icr & 0xff;
+    bool logical = icr & (1u << 11), x2 = vlapic_x2apic_mode(from);
+    if (mode == 5 && (icr & (1u << 15)) && !(icr & (1u << 14)))
+        return; /* INIT level de-assert: no effect on these APICs */
+    for (u32 i = 0; i < p->cfg->ncpus; i++) {
+        struct vcpu *t = &vcpus[p->cfg->cpus[i]];
+        bool hit = shorthand == 1   ? t == self
+                   : shorthand == 2 ? true
+                   : shorthand == 3 ? t != self
+                                    : vlapic_match(&t->lapic, dest, logical, x2);
+        if (!hit)
+            continue;
+        switch (mode) {
+        case 0: /* fixed */
+        case 1: /* lowest priority: delivered like fixed to each target */
+            vlapic_post(&t->lapic, vec);
+            break;
+        case 4: __atomic_store_n(&t->lapic.nmi_pending, 1, __ATOMIC_RELEASE); break;
+        case 5: __atomic_store_n(&t->lapic.init_pending, 1, __ATOMIC_RELEASE); break;
+        case 6: __atomic_store_n(&t->lapic.sipi, 0x100 | vec, __ATOMIC_RELEASE); break;
+        default: continue; /* SMI and reserved modes: dropped */
+        }
+        if (t != self)
+            x86_kick_cpu(t->cpu);
+    }
+}
+
+static void set_proc(struct vcpu *v, u32 proc)
+{
+    if (proc != v->proc) {
+        vmwrite(PROC_CONTROLS, proc);
+        v->proc = proc;
+    }
+}
+
+/* Work before each VM entry: INIT and SIPI, the APIC timer, injection of
+ * the highest pending interrupt (or interrupt-window exiting when the guest
+ * cannot take it yet), and the preemption timer for the next timer event.
+ * Returns false while the vCPU has nothing to run (waiting for a SIPI, or
+ * halted without the HLT activity state): the caller loops. */
+static bool vcpu_prepare_entry(struct vcpu *v)
+{
+    struct vlapic *l = &v->lapic;
+    if (__atomic_exchange_n(&l->init_pending, 0, __ATOMIC_ACQ_REL)) {
+        u64 base = l->base;
+        vlapic_reset(l, v->index, base & APIC_BASE_BSP);
+        l->base = base & ~APIC_BASE_X2APIC; /* INIT leaves xAPIC mode (SDM 11.12.5.1) */
+        __atomic_store_n(&l->sipi, 0, __ATOMIC_RELEASE);
+        v->wait_sipi = true;
+        v->parked = v->soft_halt = false;
+    }
+    if (v->wait_sipi) {
+        u32 sipi = __atomic_exchange_n(&l->sipi, 0, __ATOMIC_ACQ_REL);
+        if (!sipi) {
+            if (!vmx.hlt_state)
+                return false;
+            /* Sleep in the guest's HLT state: a kick (host IPI) ends it with
+             * an external-interrupt exit. RFLAGS.IF is set because Bochs
+             * wakes a halted guest only then; nothing is injected here. */
+            vmwrite(GUEST_RFLAGS, 0x202);
+            vmwrite(GUEST_ACTIVITY, 1);
+            vmwrite(GUEST_PREEMPT_TIMER, 0xffffffffu);
+            vmwrite(ENTRY_INTR_INFO, 0);
+            set_proc(v, v->proc & ~PROC_INTR_WINDOW);
+            return true;
+        }
+        v->wait_sipi = false;
+        vcpu_sipi_state(v, sipi & 0xff);
+        printk("partition %s: vCPU %u started by SIPI at %#x\n", v->p->name, v->index,
+               (sipi & 0xff) << 12);
+    }
+    u64 now = rdtsc();
+    vlapic_timer_check(l, now);
+    bool injecting = vmread(ENTRY_INTR_INFO) & (1u << 31);
+    u64 intr = vmread(GUEST_INTERRUPTIBILITY);
+    bool want_window = false;
+    if (!injecting && __atomic_load_n(&l->nmi_pending, __ATOMIC_ACQUIRE) && !(intr & 0xb)) {
+        __atomic_store_n(&l->nmi_pending, 0, __ATOMIC_RELEASE);
+        vmwrite(ENTRY_INTR_INFO, 2 | (2u << 8) | (1u << 31));
+        injecting = true;
+        v->parked = v->soft_halt = false;
+        vmwrite(GUEST_ACTIVITY, 0);
+    }
+    int vec = vlapic_pending(l);
+    if (vec >= 0 && !v->parked) {
+        if (!injecting && (vmread(GUEST_RFLAGS) & (1u << 9)) && !(intr & 3)) {
+            vlapic_accept(l, (u32)vec);
+            vmwrite(ENTRY_INTR_INFO, (u32)vec | (1u << 31));
+            v->soft_halt = false;
+            vmwrite(GUEST_ACTIVITY, 0);
+            want_window = vlapic_pending(l) >= 0;
+        } else {
+            want_window = true;
+        }
+    }
+    if (vmx.intr_window)
+        set_proc(v, want_window ? v->proc | PROC_INTR_WINDOW : v->proc & ~PROC_INTR_WINDOW);
+    if (v->soft_halt || (v->parked && !vmx.hlt_state))
+        return false;
+    if (vmx.preempt) {
+        u64 next = vlapic_next_event(l), ticks = 0xffffffffu;
+        if (next)
+            ticks = next > now ? (next - now) >> vmx.preempt_shift : 0;
+        /* A vCPU halted with interrupts off looks for an NMI or INIT every
+         * 10 ms too, in case a kick cannot wake it (Bochs needs guest IF=1). */
+        if (v->parked && ticks > ((vlapic_tsc_khz() * 10) >> vmx.preempt_shift))
+            ticks = (vlapic_tsc_khz() * 10) >> vmx.preempt_shift;
+        vmwrite(GUEST_PREEMPT_TIMER, ticks > 0xffffffffu ? 0xffffffffu : ticks);
+    }
+    return true;
+}
+
+static void kick_others(struct vcpu *v)
+{
+    for (u32 i = 0; i < v->p->cfg->ncpus; i++)
+        if (v->p->cfg->cpus[i] != v->cpu)
+            x86_kick_cpu(v->p->cfg->cpus[i]);
+}
+
 void arch_vcpu_run(struct partition *p, u32 index)
 {
     u32 cpu = arch_cpu_index();
     struct vcpu *v = &vcpus[cpu];
     char err[200];
-    if (index != 0) {
-        printk("partition %s: cpu %u holds vCPU %u, which x86 guests start themselves (not "
-               "supported yet); it stays idle\n",
-               p->name, cpu, index);
+    if (v->p != p || v->index != index) {
+        printk("partition %s: cpu %u has no state for vCPU %u\n", p->name, cpu, index);
         return;
     }
-    memset(v, 0, sizeof(*v));
-    v->p = p;
-    v->xp = p->arch;
-    v->cpu = cpu;
+    v->launched = false;
     if (!vmx_check(err, sizeof(err)) || !vmx_cpu_on(cpu, err, sizeof(err))) {
         printk("partition %s: cpu %u cannot run it: %s\n", p->name, cpu, err);
         partition_fault(p, "no VMX on its CPU", 0, 0, false);
         partition_stopped(p);
+        kick_others(v);
         return;
     }
-    if (!start_guest(v, false)) {
-        partition_stopped(p);
-        return;
+    if (index == 0) {
+        if (!start_guest(v, false)) {
+            partition_stopped(p);
+            kick_others(v);
+            return;
+        }
+        printk("partition %s: started on cpu %u (%s entry at %#llx)\n", p->name, cpu,
+               cfg_boot_protocol_name(p->cfg->boot), (unsigned long long)v->xp->boot.entry);
+    } else {
+        if (!vmcs_setup(v, err, sizeof(err))) {
+            printk("partition %s: vCPU %u: %s\n", p->name, index, err);
+            partition_stopped(p);
+            kick_others(v);
+            return;
+        }
+        if (read_cr4() & CR4_OSXSAVE)
+            __asm__ volatile("xsetbv" ::"c"(0), "a"(1), "d"(0));
+        printk("partition %s: vCPU %u on cpu %u waits for INIT-SIPI-SIPI\n", p->name, index, cpu);
     }
-    printk("partition %s: started on cpu %u (%s entry at %#llx)\n", p->name, cpu,
-           cfg_boot_protocol_name(p->cfg->boot), (unsigned long long)v->xp->boot.entry);
     struct epoch_domain *ep = hv_epoch();
     for (;;) {
+        if (__atomic_load_n(&p->stopped, __ATOMIC_ACQUIRE))
+            return;
+        if (!vcpu_prepare_entry(v)) {
+            /* Nothing to run without the HLT activity state: poll. */
+            epoch_quiescent(ep, cpu);
+            arch_cpu_relax();
+            continue;
+        }
         epoch_enter_eqs(ep, cpu);
         int rc = vmx_enter(&v->regs, v->launched);
         epoch_exit_eqs(ep, cpu);
@@ -1019,12 +1319,21 @@ void arch_vcpu_run(struct partition *p, u32 index)
             v->launched = true;
             act = handle_exit(v);
         }
+        if (act == X_RESTART && p->cfg->ncpus > 1) {
+            printk("partition %s: restarting a partition with %u vCPUs is not supported yet; "
+                   "it stops\n",
+                   p->name, p->cfg->ncpus);
+            act = X_STOP;
+        }
         if (act == X_RESTART) {
+            vlapic_reset(&v->lapic, v->index, true);
+            v->parked = v->soft_halt = false;
             if (!start_guest(v, true))
                 act = X_STOP;
         }
         if (act == X_STOP) {
             partition_stopped(p);
+            kick_others(v);
             return;
         }
         epoch_quiescent(ep, cpu);

@@ -78,6 +78,10 @@
 #define GUEST_INTERRUPTIBILITY 0x4824
 #define GUEST_ACTIVITY 0x4826
 #define GUEST_SYSENTER_CS 0x482a
+#define GUEST_PREEMPT_TIMER 0x482e
+#define PLE_GAP 0x4020
+#define PLE_WINDOW 0x4022
+#define IDT_VECTORING_ERROR 0x440a
 #define HOST_SYSENTER_CS 0x4c00
 /* natural-width fields */
 #define CR0_MASK 0x6000
@@ -123,6 +127,7 @@
 #define MSR_VMX_PINBASED_CTLS 0x481
 #define MSR_VMX_EXIT_CTLS 0x483
 #define MSR_VMX_ENTRY_CTLS 0x484
+#define MSR_VMX_MISC 0x485
 #define MSR_VMX_CR0_FIXED0 0x486
 #define MSR_VMX_CR0_FIXED1 0x487
 #define MSR_VMX_CR4_FIXED0 0x488
@@ -147,6 +152,9 @@
 #define PROC2_UNRESTRICTED (1u << 7)
 #define PROC2_INVPCID (1u << 12)
 #define PROC2_XSAVES (1u << 20)
+#define PROC2_PLE (1u << 10)
+#define PROC_INTR_WINDOW (1u << 2)
+#define PIN_PREEMPT_TIMER (1u << 6)
 #define EXIT_HOST_64 (1u << 9)
 #define EXIT_ACK_INTR (1u << 15)
 #define EXIT_SAVE_PAT (1u << 18)
@@ -192,6 +200,8 @@
 #define EXIT_INVVPID 53
 #define EXIT_WBINVD 54
 #define EXIT_XSETBV 55
+#define EXIT_INTR_WINDOW 7
+#define EXIT_PREEMPT_TIMER 52
 
 /* Guest general registers saved/restored around VM entry (order matters: vmx_entry.S). */
 struct vmx_regs {

@@ -73,6 +73,7 @@ bool x86_acpi_init(struct boot_info *bi, char *err, size_t errlen);
 void x86_acpi_poweroff(void);
 u64 x86_lapic_base(void);
 void x86_lapic_eoi(void);
+void x86_kick_cpu(u32 cpu); /* IPI that makes that CPU leave guest mode */
 u32 x86_bsp_apic_id(void);
 void x86_set_percpu(u32 index);
 u64 x86_gdt_base(void);

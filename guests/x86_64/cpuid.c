@@ -69,6 +69,9 @@ int guest_main(uint32_t magic, uint32_t info)
     __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
     check("CPUID.1:ECX.VMX is hidden", !(c & (1u << 5)));
     check("CPUID.1:ECX.hypervisor is set", c & (1u << 31));
+    check("CPUID.1:EDX.MCE and MCA are hidden", !(d & ((1u << 7) | (1u << 14))));
+    check("CPUID.1:ECX.OSXSAVE is clear while the guest's CR4.OSXSAVE is", !(c & (1u << 27)));
+    uint32_t leaf1_ecx = c;
     __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x40000000), "c"(0));
     char sig[13];
     memcpy(sig, &b, 4);
@@ -77,13 +80,17 @@ int guest_main(uint32_t magic, uint32_t info)
     sig[12] = 0;
     gprintf("cpuid: leaf 0x40000000: max %x, signature '%s'\n", a, sig);
     check("hypervisor leaf signature is Bulkhead", sig[0] == 'B' && sig[4] == 'h' && sig[8] == 'H');
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x40000010), "c"(0));
+    gprintf("cpuid: leaf 0x40000010: TSC %u kHz, APIC timer %u kHz\n", a, b);
+    check("leaf 0x40000010 gives the TSC and APIC-timer frequencies", a != 0 && b != 0);
     uint64_t v;
     check("RDMSR EFER works", !rdmsr_faults(0xc0000080, &v));
     check("WRMSR EFER.NXE works", !wrmsr_faults(0xc0000080, v | (1u << 11)));
     check("EFER.NXE reads back", !rdmsr_faults(0xc0000080, &v) && (v & (1u << 11)));
     check("WRMSR EFER with a reserved bit raises #GP", wrmsr_faults(0xc0000080, v | (1u << 20)));
     check("RDMSR IA32_FEATURE_CONTROL raises #GP", rdmsr_faults(0x3a, &v));
-    check("WRMSR IA32_APIC_BASE raises #GP", wrmsr_faults(0x1b, 0));
+    check("WRMSR IA32_APIC_BASE with a reserved bit raises #GP", wrmsr_faults(0x1b, 0xfee00901ULL));
+    check("RDMSR IA32_MCG_STATUS reads 0 (machine checks hidden)", !rdmsr_faults(0x17a, &v) && v == 0);
     check("RDMSR 0x12345678 (no such MSR) raises #GP", rdmsr_faults(0x12345678, &v));
     check("WRMSR LSTAR works (guest-owned)", !wrmsr_faults(0xc0000082, 0x12345678));
     check("RDMSR LSTAR reads it back", !rdmsr_faults(0xc0000082, &v) && v == 0x12345678);
@@ -95,11 +102,12 @@ int guest_main(uint32_t magic, uint32_t info)
     uint8_t rtc_d = inb(0x71);
     gprintf("cpuid: CMOS status D through the granted ports: %x\n", rtc_d);
     check("granted ports 0x70/0x71 reach the real CMOS (status D bit 7)", rtc_d == 0x80);
-    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
-    if (c & (1u << 26)) {
+    if (leaf1_ecx & (1u << 26)) {
         uint32_t cr4;
         __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
         __asm__ volatile("mov %0, %%cr4" ::"r"(cr4 | (1u << 18)));
+        __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
+        check("CPUID.1:ECX.OSXSAVE follows the guest's CR4.OSXSAVE", c & (1u << 27));
         gp_skip = 3;
         uint32_t before = gp_count;
         __asm__ volatile("xsetbv" ::"c"(0), "a"(3), "d"(0));

@@ -1,0 +1,305 @@
+/* apic: exercises the partition's virtual local APIC the way a kernel does.
+ * Through the xAPIC page: ID and version, the timer in one-shot and periodic
+ * mode, TSC-deadline mode through IA32_TSC_DEADLINE; then, with a second
+ * vCPU, INIT-SIPI-SIPI (a real-mode trampoline at 0x8000) and IPIs both
+ * ways; then x2APIC mode: ID, self IPI and the timer through the MSRs.
+ * Every check prints "apic: ok" or "apic: FAIL"; the exit code is the
+ * number of failures. */
+#include "guest.h"
+
+#define APIC 0xfee00000u
+#define V_TIMER 0x40
+#define V_TO_AP 0x41
+#define V_TO_BSP 0x42
+#define V_SELF 0x43
+#define V_AP_TIMER 0x44
+
+static volatile uint32_t hits[256];
+static volatile uint32_t x2mode;
+static volatile uint64_t timer_tsc; /* TSC when the last timer interrupt came */
+static volatile uint32_t ap_alive, ap_done, ap_id, ap_timer_ok;
+static uint32_t passed, failed;
+static uint64_t khz;
+uint32_t ap_stack_top;
+
+static inline uint64_t rdtsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return ((uint64_t)hi << 32) | lo;
+}
+static inline uint64_t rdmsr(uint32_t msr)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+    return ((uint64_t)hi << 32) | lo;
+}
+static inline void wrmsr(uint32_t msr, uint64_t v)
+{
+    __asm__ volatile("wrmsr" ::"c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
+}
+static inline uint32_t apic_rd(uint32_t off) { return *(volatile uint32_t *)(uintptr_t)(APIC + off); }
+static inline void apic_wr(uint32_t off, uint32_t v) { *(volatile uint32_t *)(uintptr_t)(APIC + off) = v; }
+
+static void check(const char *what, bool ok)
+{
+    if (ok)
+        passed++;
+    else
+        failed++;
+    gprintf("apic: %s %s\n", ok ? "ok  " : "FAIL", what);
+}
+
+void irq_handler(uint32_t vec);
+void irq_handler(uint32_t vec)
+{
+    hits[vec]++;
+    if (vec == V_TIMER)
+        timer_tsc = rdtsc();
+    if (x2mode)
+        wrmsr(0x80b, 0);
+    else
+        apic_wr(0xb0, 0);
+}
+
+#define STUB(v)                                                                                \
+    __asm__(".text\n.globl isr_" #v "\nisr_" #v ":\n  pushal\n  pushl $" #v "\n"              \
+            "  call irq_handler\n  addl $4, %esp\n  popal\n  iret\n");                       \
+    void isr_##v(void);
+STUB(0x40)
+STUB(0x41)
+STUB(0x42)
+STUB(0x43)
+STUB(0x44)
+__asm__(".text\n.globl isr_spurious\nisr_spurious:\n  iret\n");
+void isr_spurious(void);
+
+static uint64_t idt[256];
+static uint64_t gdt[4] = { 0, 0, 0x00cf9a000000ffffULL, 0x00cf92000000ffffULL };
+static struct {
+    uint16_t limit;
+    uint32_t base;
+} __attribute__((packed)) gdtr, idtr;
+
+static void set_gate(unsigned v, void (*h)(void))
+{
+    uint32_t a = (uint32_t)(uintptr_t)h;
+    idt[v] = (a & 0xffff) | (0x10ULL << 16) | (0x8eULL << 40) | ((uint64_t)(a >> 16) << 48);
+}
+
+static void load_tables(void)
+{
+    __asm__ volatile("lgdt %0\n\t"
+                     "ljmp $0x10, $1f\n"
+                     "1: movw $0x18, %%ax\n\t"
+                     "movw %%ax, %%ds\n\tmovw %%ax, %%es\n\tmovw %%ax, %%ss\n\t"
+                     "lidt %1" ::"m"(gdtr), "m"(idtr)
+                     : "eax", "memory");
+}
+
+/* Wait (halted, interrupts on) until *counter reaches n or ms pass. */
+static bool wait_for(volatile uint32_t *counter, uint32_t n, uint32_t ms)
+{
+    uint64_t end = rdtsc() + khz * ms;
+    while (*counter < n && rdtsc() < end)
+        __asm__ volatile("sti; hlt; cli");
+    return *counter >= n;
+}
+
+static void delay_ms(uint32_t ms)
+{
+    uint64_t end = rdtsc() + khz * ms;
+    while (rdtsc() < end)
+        __asm__ volatile("pause");
+}
+
+/* Real-mode trampoline for the second vCPU: copied to 0x8000, entered by
+ * the SIPI with CS = 0x800, IP = 0. It loads our GDT, enables protected mode
+ * and jumps to ap_entry32. ap_gdtr is filled in before the copy. */
+extern char ap_tramp[], ap_tramp_end[], ap_gdtr[];
+__asm__(".text\n.code16\n.globl ap_tramp\nap_tramp:\n"
+        "  cli\n  movw %cs, %ax\n  movw %ax, %ds\n"
+        "  lgdtl (ap_gdtr - ap_tramp)\n"
+        "  movl %cr0, %eax\n  orl $1, %eax\n  movl %eax, %cr0\n"
+        "  ljmpl $0x10, $ap_entry32\n"
+        ".globl ap_gdtr\nap_gdtr:\n  .word 0\n  .long 0\n"
+        ".globl ap_tramp_end\nap_tramp_end:\n"
+        ".code32\n"
+        "ap_entry32:\n  movw $0x18, %ax\n  movw %ax, %ds\n  movw %ax, %es\n  movw %ax, %ss\n"
+        "  movl ap_stack_top, %esp\n  call ap_main\n1: cli\n  hlt\n  jmp 1b\n");
+
+static uint8_t ap_stack[4096] __attribute__((aligned(16)));
+
+void ap_main(void);
+void ap_main(void)
+{
+    __asm__ volatile("lidt %0" ::"m"(idtr));
+    apic_wr(0xf0, 0x1ff);
+    ap_id = apic_rd(0x20) >> 24;
+    /* its own timer: periodic, 1 ms, until 3 interrupts came */
+    apic_wr(0x3e0, 0xb);
+    apic_wr(0x320, V_AP_TIMER | (1u << 17));
+    apic_wr(0x380, (uint32_t)khz);
+    wait_for(&hits[V_AP_TIMER], 3, 2000);
+    apic_wr(0x380, 0);
+    ap_timer_ok = hits[V_AP_TIMER] >= 3;
+    ap_alive = 1;
+    /* IPI to the BSP (physical destination 0) */
+    apic_wr(0x310, 0);
+    apic_wr(0x300, V_TO_BSP);
+    wait_for(&hits[V_TO_AP], 1, 5000);
+    ap_done = 1;
+}
+
+static void smp_test(void)
+{
+    uint32_t n = (uint32_t)(ap_tramp_end - ap_tramp);
+    memcpy(ap_gdtr, &gdtr, 6);
+    memcpy((void *)0x8000, ap_tramp, n);
+    ap_stack_top = (uint32_t)(uintptr_t)(ap_stack + sizeof(ap_stack));
+    apic_wr(0x310, 1u << 24);
+    apic_wr(0x300, 0x4500); /* INIT, assert */
+    delay_ms(10);
+    apic_wr(0x300, 0x0600 | (0x8000 >> 12)); /* STARTUP, vector 8 */
+    delay_ms(1);
+    apic_wr(0x300, 0x0600 | (0x8000 >> 12));
+    uint64_t end = rdtsc() + khz * 5000;
+    while (!ap_alive && rdtsc() < end)
+        __asm__ volatile("pause");
+    check("second vCPU started by INIT-SIPI-SIPI", ap_alive);
+    if (!ap_alive)
+        return;
+    gprintf("apic: second vCPU has APIC ID %u\n", ap_id);
+    check("second vCPU's APIC ID is 1", ap_id == 1);
+    check("second vCPU's periodic timer interrupts", ap_timer_ok);
+    check("IPI from the second vCPU arrives", wait_for(&hits[V_TO_BSP], 1, 5000));
+    apic_wr(0x310, 1u << 24);
+    apic_wr(0x300, V_TO_AP);
+    end = rdtsc() + khz * 5000;
+    while (!ap_done && rdtsc() < end)
+        __asm__ volatile("pause");
+    check("IPI to the second vCPU arrives", ap_done && hits[V_TO_AP] == 1);
+}
+
+int guest_main(uint32_t magic, uint32_t info)
+{
+    (void)magic;
+    (void)info;
+    gdtr.limit = sizeof(gdt) - 1;
+    gdtr.base = (uint32_t)(uintptr_t)gdt;
+    idtr.limit = sizeof(idt) - 1;
+    idtr.base = (uint32_t)(uintptr_t)idt;
+    set_gate(0x40, isr_0x40);
+    set_gate(0x41, isr_0x41);
+    set_gate(0x42, isr_0x42);
+    set_gate(0x43, isr_0x43);
+    set_gate(0x44, isr_0x44);
+    set_gate(0xff, isr_spurious);
+    load_tables();
+
+    struct bh_part_info pi;
+    part_info(&pi);
+    uint32_t a, b, c, d;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x40000010), "c"(0));
+    khz = a;
+    gprintf("apic: TSC and APIC timer at %u kHz, %u vCPUs\n", a, pi.vcpus);
+    check("CPUID 0x40000010 gives the timer frequency", khz > 0);
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
+    bool has_deadline = c & (1u << 24), has_x2 = c & (1u << 21);
+    check("CPUID.1: local APIC present", d & (1u << 9));
+    check("CPUID.1: initial APIC ID 0", (b >> 24) == 0);
+
+    uint64_t base = rdmsr(0x1b);
+    gprintf("apic: IA32_APIC_BASE %x\n", (uint32_t)base);
+    check("IA32_APIC_BASE: 0xfee00000, enabled, BSP", (uint32_t)base == 0xfee00900u);
+    check("APIC ID register reads 0", apic_rd(0x20) == 0);
+    check("APIC version 0x14", (apic_rd(0x30) & 0xff) == 0x14);
+    apic_wr(0xf0, 0x1ff); /* software enable, spurious vector 0xff */
+    check("SVR reads back", apic_rd(0xf0) == 0x1ff);
+    apic_wr(0x80, 0x20);
+    check("TPR reads back", apic_rd(0x80) == 0x20);
+    apic_wr(0x80, 0);
+
+    /* one-shot: 5 ms at divide-by-1 */
+    apic_wr(0x3e0, 0xb);
+    apic_wr(0x320, V_TIMER);
+    uint32_t init = (uint32_t)(khz * 5);
+    apic_wr(0x380, init);
+    uint32_t c1 = apic_rd(0x390), c2 = apic_rd(0x390);
+    check("one-shot: current count counts down from the initial count",
+          c1 <= init && c2 <= c1 && c1 > 0);
+    check("one-shot: interrupt taken", wait_for(&hits[V_TIMER], 1, 2000));
+    check("one-shot: current count is 0 after it fired", apic_rd(0x390) == 0);
+    delay_ms(20);
+    __asm__ volatile("sti; nop; cli");
+    check("one-shot: fired once only", hits[V_TIMER] == 1);
+
+    /* periodic: 2 ms at divide-by-16 */
+    hits[V_TIMER] = 0;
+    apic_wr(0x3e0, 0x3);
+    apic_wr(0x320, V_TIMER | (1u << 17));
+    apic_wr(0x380, (uint32_t)(khz * 2 / 16));
+    uint64_t t0 = rdtsc();
+    bool ok = wait_for(&hits[V_TIMER], 5, 2000);
+    uint64_t took = rdtsc() - t0;
+    apic_wr(0x380, 0);
+    uint32_t ms = 0;
+    for (uint64_t t = took; t >= khz; t -= khz)
+        ms++;
+    gprintf("apic: periodic: %u interrupts in %u ms\n", hits[V_TIMER], ms);
+    check("periodic: 5 interrupts", ok);
+    check("periodic: not faster than programmed (>= 8 ms for 5 periods of 2 ms)", took >= khz * 8);
+    uint32_t h = hits[V_TIMER];
+    delay_ms(10);
+    __asm__ volatile("sti; nop; nop; cli");
+    check("periodic: stops when the initial count is 0", hits[V_TIMER] == h);
+    apic_wr(0x320, V_TIMER | (1u << 16));
+
+    /* TSC-deadline */
+    if (has_deadline) {
+        hits[V_TIMER] = 0;
+        apic_wr(0x320, V_TIMER | (2u << 17));
+        uint64_t dl = rdtsc() + khz * 3;
+        wrmsr(0x6e0, dl);
+        check("TSC-deadline: IA32_TSC_DEADLINE reads back", rdmsr(0x6e0) == dl);
+        check("TSC-deadline: interrupt taken", wait_for(&hits[V_TIMER], 1, 2000));
+        check("TSC-deadline: not before the deadline", timer_tsc >= dl);
+        check("TSC-deadline: the MSR is 0 after it fired", rdmsr(0x6e0) == 0);
+        apic_wr(0x320, V_TIMER | (1u << 16));
+    } else {
+        check("CPUID advertises TSC-deadline mode", false);
+    }
+
+    /* self IPI through the ICR (shorthand self) */
+    apic_wr(0x300, (1u << 18) | V_SELF);
+    check("xAPIC self IPI", wait_for(&hits[V_SELF], 1, 1000));
+
+    if (pi.vcpus >= 2)
+        smp_test();
+
+    /* x2APIC */
+    if (has_x2) {
+        wrmsr(0x1b, base | (1u << 10));
+        x2mode = 1;
+        check("x2APIC: enabled in IA32_APIC_BASE", (rdmsr(0x1b) & 0xc00) == 0xc00);
+        check("x2APIC: ID MSR reads 0", rdmsr(0x802) == 0);
+        check("x2APIC: version MSR", (rdmsr(0x803) & 0xff) == 0x14);
+        wrmsr(0x83f, V_SELF); /* SELF IPI */
+        check("x2APIC: self IPI", wait_for(&hits[V_SELF], 2, 1000));
+        hits[V_TIMER] = 0;
+        wrmsr(0x83e, 0xb);
+        wrmsr(0x832, V_TIMER);
+        wrmsr(0x838, khz * 2);
+        check("x2APIC: one-shot timer", wait_for(&hits[V_TIMER], 1, 2000));
+        /* back to xAPIC: disable, then enable without x2APIC (SDM 11.12.5) */
+        wrmsr(0x1b, base & ~(1ULL << 11));
+        wrmsr(0x1b, base);
+        x2mode = 0;
+        check("xAPIC again after disable/enable", (rdmsr(0x1b) & 0xc00) == 0x800 &&
+                                                      apic_rd(0x20) == 0);
+    } else {
+        check("CPUID advertises x2APIC", false);
+    }
+    gprintf("apic: %u passed, %u failed\n", passed, failed);
+    return (int)failed;
+}
