@@ -82,6 +82,26 @@ bool x86_guest_fetch(struct partition *p, const struct guest_paging *g, u64 lin,
     return true;
 }
 
+bool x86_guest_write(struct partition *p, const struct guest_paging *g, u64 lin, const void *src,
+                     u32 n)
+{
+    const u8 *b = src;
+    while (n) {
+        u64 gpa;
+        if (!walk(p, g, lin, &gpa))
+            return false;
+        u32 chunk = (u32)(PAGE_SIZE - (lin & (PAGE_SIZE - 1)));
+        if (chunk > n)
+            chunk = n;
+        if (!guest_write(p, gpa, b, chunk))
+            return false;
+        b += chunk;
+        lin += chunk;
+        n -= chunk;
+    }
+    return true;
+}
+
 bool x86_decode_mmio_mov(const u8 *b, u32 n, bool long_mode, bool def32, struct mmio_insn *out,
                          char *why, size_t wlen)
 {

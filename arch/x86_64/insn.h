@@ -11,6 +11,11 @@ struct guest_paging {
 /* Read n bytes at guest linear address lin through the guest's paging. */
 bool x86_guest_fetch(struct partition *p, const struct guest_paging *g, u64 lin, u8 *buf, u32 n);
 
+/* Write n bytes at guest linear address lin (the guest's paging; the
+ * partition's memslots decide what is writable). */
+bool x86_guest_write(struct partition *p, const struct guest_paging *g, u64 lin, const void *src,
+                     u32 n);
+
 struct mmio_insn {
     u8 len;     /* instruction length */
     u8 size;    /* operand size in bytes */

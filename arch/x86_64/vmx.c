@@ -8,6 +8,7 @@
 #include "x86guest.h"
 #include "insn.h"
 #include "vlapic.h"
+#include "vrtc.h"
 #include "../../hv/arch.h"
 #include "../../hv/console.h"
 #include "../../hv/epoch.h"
@@ -216,6 +217,7 @@ struct x86_part {
     u32 ept_tables;    /* pages used by the EPT */
     u64 ept_page[512]; /* those pages, to free them */
     struct guest_boot boot;
+    struct vrtc rtc;   /* virtual CMOS RTC at ports 0x70/0x71 */
     /* virtual 16550 registers */
     u8 uart_ier, uart_lcr, uart_mcr, uart_scr, uart_dll, uart_dlm;
 };
@@ -384,6 +386,8 @@ bool arch_partition_prepare(struct partition *p, char *err, size_t errlen)
      * (INIT, SIPI) sent early is not lost. vCPU 0 starts at the entry
      * point, the others wait for a SIPI (SDM 8.4). */
     vlapic_calibrate();
+    vrtc_host_init();
+    vrtc_reset(&xp->rtc);
     for (u32 i = 0; i < p->cfg->ncpus; i++) {
         struct vcpu *v = &vcpus[p->cfg->cpus[i]];
         u64 vmcs = v->vmcs;
@@ -769,31 +773,86 @@ static u32 uart_io(struct vcpu *v, u16 port, bool in, u32 val)
     }
 }
 
+/* One port access of a guest (IN/OUT and each element of INS/OUTS): the
+ * virtual 16550, the virtual CMOS RTC, or an ungranted port (reads
+ * all-ones, writes dropped, reported once per port). */
+static u32 port_access(struct vcpu *v, u16 port, unsigned size, bool in, u32 val)
+{
+    u32 mask = size == 1 ? 0xff : size == 2 ? 0xffff : 0xffffffffu;
+    if (port >= 0x3f8 && port <= 0x3ff && v->p->cfg->console)
+        return uart_io(v, port, in, val) & mask;
+    if ((port == 0x70 || port == 0x71) && size == 1)
+        return vrtc_io(&v->xp->rtc, port, in, (u8)val);
+    struct x86_part *xp = v->xp;
+    if (!(xp->port_logged[port / 8] & (1u << (port % 8)))) {
+        xp->port_logged[port / 8] |= (u8)(1u << (port % 8));
+        printk("partition %s: %s of port %#x is not granted: %s (reported once per port)\n",
+               v->p->name, in ? "read" : "write", port, in ? "reads all-ones" : "write dropped");
+    }
+    return mask;
+}
+
+static void guest_paging_now(struct guest_paging *g)
+{
+    g->cr0 = vmread(GUEST_CR0);
+    g->cr3 = vmread(GUEST_CR3);
+    g->cr4 = vmread(GUEST_CR4);
+    g->efer = vmread(GUEST_EFER);
+}
+
+/* INS/OUTS, with or without REP: each element goes through port_access.
+ * At most 4096 elements per exit; a longer REP resumes at the same
+ * instruction (RCX and the index register are updated), so interrupts can
+ * come in between as on hardware. */
+static enum exit_action handle_string_io(struct vcpu *v, u64 q, u16 port, unsigned size, bool in)
+{
+    bool rep = q & 32;
+    u32 info = (u32)vmread(EXIT_INSN_INFO);
+    unsigned asz = (info >> 7) & 7;
+    u64 amask = asz == 0 ? 0xffffULL : asz == 1 ? 0xffffffffULL : ~0ULL;
+    u64 count = rep ? (v->regs.rcx & amask) : 1;
+    if (!count) {
+        skip_insn();
+        return X_RESUME;
+    }
+    u64 n = count > 4096 ? 4096 : count;
+    bool down = vmread(GUEST_RFLAGS) & (1u << 10);
+    u64 lin = vmread(GUEST_LINEAR_ADDR);
+    struct guest_paging g;
+    guest_paging_now(&g);
+    for (u64 i = 0; i < n; i++) {
+        u32 val = 0;
+        if (in) {
+            val = port_access(v, port, size, true, 0);
+            if (!x86_guest_write(v->p, &g, lin, &val, size))
+                return fault(v, "INS into memory outside the partition", lin, false);
+        } else {
+            if (!x86_guest_fetch(v->p, &g, lin, (u8 *)&val, size))
+                return fault(v, "OUTS from memory outside the partition", lin, false);
+            port_access(v, port, size, false, val);
+        }
+        lin += down ? -(u64)size : size;
+    }
+    u64 *idx = in ? &v->regs.rdi : &v->regs.rsi;
+    u64 moved = n * size;
+    *idx = (*idx & ~amask) | ((down ? *idx - moved : *idx + moved) & amask);
+    if (rep)
+        v->regs.rcx = (v->regs.rcx & ~amask) | ((count - n) & amask);
+    if (!rep || count == n)
+        skip_insn();
+    return X_RESUME;
+}
+
 static enum exit_action handle_io(struct vcpu *v, u64 q)
 {
     unsigned size = (unsigned)(q & 7) + 1;
     bool in = q & 8;
     bool string = q & 16;
     u16 port = (u16)(q >> 16);
-    if (string) {
-        char why[80];
-        bh_snprintf(why, sizeof(why), "string I/O (ins/outs) on port %#x is not emulated", port);
-        return fault(v, why, 0, false);
-    }
+    if (string)
+        return handle_string_io(v, q, port, size, in);
     u32 mask = size == 1 ? 0xff : size == 2 ? 0xffff : 0xffffffffu;
-    u32 val = (u32)v->regs.rax & mask;
-    u32 result = mask;
-    if (port >= 0x3f8 && port <= 0x3ff && v->p->cfg->console) {
-        result = uart_io(v, port, in, val) & mask;
-    } else {
-        struct x86_part *xp = v->xp;
-        if (!(xp->port_logged[port / 8] & (1u << (port % 8)))) {
-            xp->port_logged[port / 8] |= (u8)(1u << (port % 8));
-            printk("partition %s: %s of port %#x is not granted: %s (reported once per port)\n",
-                   v->p->name, in ? "read" : "write", port,
-                   in ? "reads all-ones" : "write dropped");
-        }
-    }
+    u32 result = port_access(v, port, size, in, (u32)v->regs.rax & mask);
     if (in)
         v->regs.rax = size == 4 ? result : (v->regs.rax & ~(u64)mask) | result;
     skip_insn();

@@ -181,6 +181,73 @@ static void smp_test(void)
     check("IPI to the second vCPU arrives", ap_done && hits[V_TO_AP] == 1);
 }
 
+static uint8_t cmos(uint8_t reg)
+{
+    outb(0x70, reg);
+    return inb(0x71);
+}
+
+static bool bcd_ok(uint8_t v, uint8_t max)
+{
+    return (v & 15) <= 9 && (v >> 4) <= 9 && ((v >> 4) * 10 + (v & 15)) <= max;
+}
+
+/* The virtual CMOS RTC and string I/O (INS/OUTS with REP). */
+static void platform_test(void)
+{
+    check("RTC status D: valid time", cmos(0x0d) == 0x80);
+    check("RTC status B: 24-hour BCD", (cmos(0x0b) & 6) == 2);
+    uint8_t s0 = cmos(0), mi = cmos(2), h = cmos(4), d = cmos(7), mo = cmos(8), y = cmos(9),
+            c = cmos(0x32);
+    const uint8_t parts[7] = { c, y, mo, d, h, mi, s0 };
+    static const char sep[7] = { 0, 0, '-', '-', ' ', ':', ':' };
+    char txt[32];
+    uint32_t k = 0;
+    for (int i = 0; i < 7; i++) {
+        if (i > 0 && sep[i])
+            txt[k++] = sep[i];
+        txt[k++] = (char)('0' + (parts[i] >> 4));
+        txt[k++] = (char)('0' + (parts[i] & 15));
+    }
+    txt[k] = 0;
+    gprintf("apic: RTC %s\n", txt);
+    check("RTC: date and time are BCD within range", bcd_ok(s0, 59) && bcd_ok(mi, 59) &&
+                                                        bcd_ok(h, 23) && bcd_ok(d, 31) &&
+                                                        bcd_ok(mo, 12) && d && mo);
+    check("RTC: century 20, year 2024 or later", c == 0x20 && y >= 0x24);
+    outb(0x70, 0x0b);
+    outb(0x71, 0x06); /* binary, 24 hours */
+    uint8_t yb = cmos(9);
+    check("RTC: binary mode gives the same year", yb == (y >> 4) * 10 + (y & 15));
+    outb(0x70, 0x0b);
+    outb(0x71, 0x02);
+    delay_ms(1100);
+    check("RTC: the time advances", cmos(0) != s0 || cmos(2) != mi);
+    outb(0x70, 0x40);
+    outb(0x71, 0x5a);
+    check("CMOS RAM byte keeps what was written", cmos(0x40) == 0x5a);
+
+    static const char msg[] = "apic: rep outsb reaches the UART\n";
+    uint32_t n = sizeof(msg) - 1;
+    const char *src = msg;
+    __asm__ volatile("cld; rep outsb" : "+S"(src), "+c"(n) : "d"(0x3f8) : "memory");
+    check("rep outsb: RCX and RSI advanced", n == 0 && src == msg + sizeof(msg) - 1);
+    uint8_t buf[8];
+    memset(buf, 0, sizeof(buf));
+    uint8_t *dst = buf;
+    n = 5;
+    outb(0x70, 0x0d);
+    __asm__ volatile("cld; rep insb" : "+D"(dst), "+c"(n) : "d"(0x71) : "memory");
+    check("rep insb: five reads of RTC status D", n == 0 && dst == buf + 5 && buf[0] == 0x80 &&
+                                                      buf[4] == 0x80 && buf[5] == 0);
+    uint16_t w[3] = { 0, 0, 0 };
+    uint16_t *pw = w + 2;
+    n = 2;
+    __asm__ volatile("std; rep insw; cld" : "+D"(pw), "+c"(n) : "d"(0x3fd) : "memory");
+    check("rep insw backwards (DF=1): line status twice", n == 0 && w[2] == 0x60 &&
+                                                               w[1] == 0x60 && w[0] == 0 && pw == w);
+}
+
 int guest_main(uint32_t magic, uint32_t info)
 {
     (void)magic;
@@ -300,6 +367,7 @@ int guest_main(uint32_t magic, uint32_t info)
     } else {
         check("CPUID advertises x2APIC", false);
     }
+    platform_test();
     gprintf("apic: %u passed, %u failed\n", passed, failed);
     return (int)failed;
 }
