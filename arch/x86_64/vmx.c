@@ -9,6 +9,8 @@
 #include "insn.h"
 #include "vlapic.h"
 #include "vrtc.h"
+#include "vpic.h"
+#include "vacpi.h"
 #include "../../hv/arch.h"
 #include "../../hv/console.h"
 #include "../../hv/epoch.h"
@@ -218,6 +220,8 @@ struct x86_part {
     u64 ept_page[512]; /* those pages, to free them */
     struct guest_boot boot;
     struct vrtc rtc;   /* virtual CMOS RTC at ports 0x70/0x71 */
+    struct vpic pic;   /* masked 8259 pair */
+    bool s5;           /* the guest wrote SLP_TYP=S5 with SLP_EN */
     /* virtual 16550 registers */
     u8 uart_ier, uart_lcr, uart_mcr, uart_scr, uart_dll, uart_dlm;
 };
@@ -387,7 +391,6 @@ bool arch_partition_prepare(struct partition *p, char *err, size_t errlen)
      * point, the others wait for a SIPI (SDM 8.4). */
     vlapic_calibrate();
     vrtc_host_init();
-    vrtc_reset(&xp->rtc);
     for (u32 i = 0; i < p->cfg->ncpus; i++) {
         struct vcpu *v = &vcpus[p->cfg->cpus[i]];
         u64 vmcs = v->vmcs;
@@ -783,6 +786,16 @@ static u32 port_access(struct vcpu *v, u16 port, unsigned size, bool in, u32 val
         return uart_io(v, port, in, val) & mask;
     if ((port == 0x70 || port == 0x71) && size == 1)
         return vrtc_io(&v->xp->rtc, port, in, (u8)val);
+    if ((port == 0x20 || port == 0x21 || port == 0xa0 || port == 0xa1) && size == 1)
+        return vpic_io(&v->xp->pic, port, in, (u8)val);
+    if (port == VACPI_SLEEP_CTL && size == 1) {
+        /* ACPI sleep control: SLP_EN (bit 5) with SLP_TYP (bits 4:2) = S5 */
+        if (!in && (val & 0x20) && ((val >> 2) & 7) == VACPI_S5_TYPE)
+            v->xp->s5 = true;
+        return 0;
+    }
+    if (port == VACPI_SLEEP_STS && size == 1)
+        return 0x80; /* WAK_STS */
     struct x86_part *xp = v->xp;
     if (!(xp->port_logged[port / 8] & (1u << (port % 8)))) {
         xp->port_logged[port / 8] |= (u8)(1u << (port % 8));
@@ -849,14 +862,24 @@ static enum exit_action handle_io(struct vcpu *v, u64 q)
     bool in = q & 8;
     bool string = q & 16;
     u16 port = (u16)(q >> 16);
-    if (string)
-        return handle_string_io(v, q, port, size, in);
-    u32 mask = size == 1 ? 0xff : size == 2 ? 0xffff : 0xffffffffu;
-    u32 result = port_access(v, port, size, in, (u32)v->regs.rax & mask);
-    if (in)
-        v->regs.rax = size == 4 ? result : (v->regs.rax & ~(u64)mask) | result;
-    skip_insn();
-    return X_RESUME;
+    enum exit_action act = X_RESUME;
+    if (string) {
+        act = handle_string_io(v, q, port, size, in);
+    } else {
+        u32 mask = size == 1 ? 0xff : size == 2 ? 0xffff : 0xffffffffu;
+        u32 result = port_access(v, port, size, in, (u32)v->regs.rax & mask);
+        if (in)
+            v->regs.rax = size == 4 ? result : (v->regs.rax & ~(u64)mask) | result;
+        skip_insn();
+    }
+    if (v->xp->s5) {
+        v->xp->s5 = false;
+        printk("partition %s: ACPI S5 (soft off) through the sleep control register\n",
+               v->p->name);
+        partition_shutdown(v->p, 0);
+        return X_STOP;
+    }
+    return act;
 }
 
 static enum exit_action handle_cr(struct vcpu *v, u64 q)
@@ -1143,10 +1166,24 @@ static bool start_guest(struct vcpu *v, bool restart)
         partition_reset_memory(v->p);
         memset(v->xp->port_logged, 0, sizeof(v->xp->port_logged));
     }
+    /* ACPI tables at 0xe0000 first: a kernel image loaded over them wins. */
+    u8 acpi[VACPI_MAX];
+    u32 alen = vacpi_build(acpi, sizeof(acpi), VACPI_BASE, v->p->cfg->ncpus, false);
+    bool have_acpi = alen && guest_write(v->p, VACPI_BASE, acpi, alen);
+    if (!have_acpi && !restart)
+        printk("partition %s: no RAM at %#llx for ACPI tables: the guest gets none\n",
+               v->p->name, (unsigned long long)VACPI_BASE);
+    vrtc_reset(&v->xp->rtc);
+    vpic_reset(&v->xp->pic);
     if (!arch_partition_load(v->p, err, sizeof(err))) {
         printk("partition %s: cannot load its kernel '%s': %s\n", v->p->name, v->p->cfg->kernel,
                err);
         return false;
+    }
+    /* PVH: the start information's rsdp_paddr (offset 32) points at them. */
+    if (have_acpi && v->p->cfg->boot == CFG_BOOT_PVH) {
+        u64 rsdp = VACPI_BASE;
+        guest_write(v->p, v->xp->boot.ebx + 32, &rsdp, 8);
     }
     /* MSRs the guest owns directly and XCR0 start clean on every (re)start. */
     static const u32 owned[] = { 0xc0000081, 0xc0000082, 0xc0000083, 0xc0000084, 0xc0000102 };

@@ -181,6 +181,15 @@ static void smp_test(void)
     check("IPI to the second vCPU arrives", ap_done && hits[V_TO_AP] == 1);
 }
 
+static int memcmp_(const void *a, const void *b, uint32_t n)
+{
+    const uint8_t *x = a, *y = b;
+    for (uint32_t i = 0; i < n; i++)
+        if (x[i] != y[i])
+            return x[i] - y[i];
+    return 0;
+}
+
 static uint8_t cmos(uint8_t reg)
 {
     outb(0x70, reg);
@@ -246,6 +255,76 @@ static void platform_test(void)
     __asm__ volatile("std; rep insw; cld" : "+D"(pw), "+c"(n) : "d"(0x3fd) : "memory");
     check("rep insw backwards (DF=1): line status twice", n == 0 && w[2] == 0x60 &&
                                                                w[1] == 0x60 && w[0] == 0 && pw == w);
+}
+
+static uint8_t sum8(const uint8_t *p, uint32_t n)
+{
+    uint8_t x = 0;
+    while (n--)
+        x = (uint8_t)(x + *p++);
+    return x;
+}
+
+static uint32_t rd32(const uint8_t *p) { return p[0] | (p[1] << 8) | (p[2] << 16) | ((uint32_t)p[3] << 24); }
+
+/* Find the RSDP in the BIOS area as a kernel does, follow the XSDT, read
+ * the MADT (CPUs) and the FADT (flags, DSDT). */
+static void acpi_test(uint32_t vcpus)
+{
+    const uint8_t *rsdp = NULL;
+    for (uint32_t a = 0xe0000; a < 0x100000; a += 16)
+        if (!memcmp_((const void *)(uintptr_t)a, "RSD PTR ", 8)) {
+            rsdp = (const uint8_t *)(uintptr_t)a;
+            break;
+        }
+    check("ACPI: RSDP found in 0xe0000-0xfffff", rsdp != NULL);
+    if (!rsdp)
+        return;
+    check("ACPI: RSDP checksums (20 and 36 bytes)", sum8(rsdp, 20) == 0 && rsdp[15] >= 2 &&
+                                                         sum8(rsdp, 36) == 0);
+    const uint8_t *xsdt = (const uint8_t *)(uintptr_t)rd32(rsdp + 24);
+    check("ACPI: XSDT signature and checksum", !memcmp_(xsdt, "XSDT", 4) &&
+                                                   sum8(xsdt, rd32(xsdt + 4)) == 0);
+    uint32_t n = (rd32(xsdt + 4) - 36) / 8, cpus = 0, flags = 0;
+    char names[64];
+    uint32_t k = 0;
+    const uint8_t *dsdt = NULL;
+    for (uint32_t i = 0; i < n && k + 5 < sizeof(names); i++) {
+        const uint8_t *t = (const uint8_t *)(uintptr_t)rd32(xsdt + 36 + 8 * i);
+        memcpy(names + k, t, 4);
+        names[k + 4] = ' ';
+        k += 5;
+        check("ACPI: table checksum", sum8(t, rd32(t + 4)) == 0);
+        if (!memcmp_(t, "APIC", 4)) {
+            for (uint32_t off = 44; off + 2 <= rd32(t + 4); off += t[off + 1]) {
+                if (t[off] == 0 && (rd32(t + off + 4) & 1))
+                    cpus++;
+                if (t[off + 1] == 0)
+                    break;
+            }
+        } else if (!memcmp_(t, "FACP", 4)) {
+            flags = rd32(t + 112);
+            dsdt = (const uint8_t *)(uintptr_t)rd32(t + 140);
+        }
+    }
+    names[k ? k - 1 : 0] = 0;
+    gprintf("apic: ACPI: RSDP at %x, XSDT lists %s; MADT has %u enabled CPUs\n",
+            (uint32_t)(uintptr_t)rsdp, names, cpus);
+    check("ACPI: MADT lists every vCPU", cpus == vcpus);
+    check("ACPI: FADT is hardware-reduced", flags & (1u << 20));
+    check("ACPI: DSDT signature and checksum", dsdt && !memcmp_(dsdt, "DSDT", 4) &&
+                                                   sum8(dsdt, rd32(dsdt + 4)) == 0);
+}
+
+/* The 8259 pair: present, masked, programmable. */
+static void pic_test(void)
+{
+    check("PIC: both masks read 0xff at start", inb(0x21) == 0xff && inb(0xa1) == 0xff);
+    outb(0x20, 0x11); outb(0x21, 0x20); outb(0x21, 0x04); outb(0x21, 0x01);
+    outb(0xa0, 0x11); outb(0xa1, 0x28); outb(0xa1, 0x02); outb(0xa1, 0x01);
+    outb(0x21, 0xfb);
+    outb(0xa1, 0xff);
+    check("PIC: initialised and masked again", inb(0x21) == 0xfb && inb(0xa1) == 0xff);
 }
 
 int guest_main(uint32_t magic, uint32_t info)
@@ -368,6 +447,15 @@ int guest_main(uint32_t magic, uint32_t info)
         check("CPUID advertises x2APIC", false);
     }
     platform_test();
+    pic_test();
+    acpi_test(pi.vcpus);
     gprintf("apic: %u passed, %u failed\n", passed, failed);
+    if (!failed) {
+        /* power off as a kernel does: SLP_TYP of \\_S5 with SLP_EN into the
+         * FADT's sleep control register (port 0x600 here) */
+        println("apic: ACPI S5");
+        outb(0x600, (5 << 2) | 0x20);
+        println("apic: FAIL still running after S5");
+    }
     return (int)failed;
 }
