@@ -9,7 +9,7 @@
 #include "../../hv/types.h"
 
 #define VACPI_BASE 0xe0000ULL   /* where the tables go (the RSDP first) */
-#define VACPI_MAX 1024          /* bytes they take at most */
+#define VACPI_MAX 2048          /* bytes they take at most (64 vCPUs fit) */
 #define VACPI_SLEEP_CTL 0x600   /* FADT SLEEP_CONTROL_REG (8-bit I/O) */
 #define VACPI_SLEEP_STS 0x601   /* FADT SLEEP_STATUS_REG (8-bit I/O) */
 #define VACPI_S5_TYPE 5         /* SLP_TYP of \_S5 */

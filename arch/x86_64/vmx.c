@@ -221,6 +221,8 @@ struct x86_part {
     struct guest_boot boot;
     struct vrtc rtc;   /* virtual CMOS RTC at ports 0x70/0x71 */
     struct vpic pic;   /* masked 8259 pair */
+    u32 msr_logged[32];
+    u32 msr_logged_n;
     bool s5;           /* the guest wrote SLP_TYP=S5 with SLP_EN */
     /* virtual 16550 registers */
     u8 uart_ier, uart_lcr, uart_mcr, uart_scr, uart_dll, uart_dlm;
@@ -616,6 +618,12 @@ static void set_gpr(struct vcpu *v, unsigned n, u64 val)
 
 static enum exit_action fault(struct vcpu *v, const char *reason, u64 gpa, bool has_gpa)
 {
+    printk("partition %s: vCPU %u at the fault: cr0 %#llx cr3 %#llx cr4 %#llx efer %#llx "
+           "rax %#llx rcx %#llx rdx %#llx\n",
+           v->p->name, v->index, (unsigned long long)vmread(CR0_SHADOW),
+           (unsigned long long)vmread(GUEST_CR3), (unsigned long long)vmread(GUEST_CR4),
+           (unsigned long long)vmread(GUEST_EFER), (unsigned long long)v->regs.rax,
+           (unsigned long long)v->regs.rcx, (unsigned long long)v->regs.rdx);
     return partition_fault(v->p, reason, vmread(GUEST_RIP), gpa, has_gpa) == PART_ACT_RESTART
                ? X_RESTART
                : X_STOP;
@@ -658,6 +666,24 @@ static void handle_cpuid(struct vcpu *v)
             c = (vmread(GUEST_CR4) & (1ULL << 22)) ? c | (1u << 4) : c & ~(1u << 4);
         } else if (leaf == 0xb || leaf == 0x1f) {
             d = v->lapic.id; /* x2APIC ID */
+        } else if (leaf == 0x15) {
+            /* TSC = crystal (ECX Hz) * EBX / EAX: the measured TSC rate, as the
+             * crystal when it fits (so the APIC timer, which counts TSC ticks,
+             * runs at the crystal rate a kernel assumes), else a 1 kHz crystal. */
+            u64 khz = vlapic_tsc_khz();
+            a = 1;
+            if (khz * 1000 <= 0xffffffffULL) {
+                b = 1;
+                c = (u32)(khz * 1000);
+            } else {
+                b = (u32)khz;
+                c = 1000;
+            }
+            d = 0;
+        } else if (leaf == 0x16) {
+            a = b = (u32)(vlapic_tsc_khz() / 1000); /* base and maximum MHz */
+            c = 0;
+            d = 0;
         }
     }
     v->regs.rax = a;
@@ -681,6 +707,7 @@ static bool msr_read(struct vcpu *v, u32 msr, u64 *val)
     case 0x10: *val = rdmsr(0x10); return true; /* TSC */
     case 0x1a0: *val = 1; return true;          /* MISC_ENABLE: fast strings */
     case 0x179: *val = 0; return true;          /* MCG_CAP: no banks (MCE is hidden) */
+    case 0x8b: *val = 0; return true;           /* BIOS_SIGN_ID: no microcode revision */
     case 0x17a: *val = 0; return true;          /* MCG_STATUS */
     default: return vlapic_owns_msr(msr) && vlapic_rdmsr(&v->lapic, msr, val);
     }
@@ -733,6 +760,8 @@ static bool msr_write(struct vcpu *v, u32 msr, u64 val)
             vmwrite(GUEST_PAT, val);
         return true;
     case 0x17a: return val == 0;
+    case 0x8b: return true;   /* BIOS_SIGN_ID: a write only asks to refresh it */
+    case 0x1a0: return true;  /* MISC_ENABLE: the guest cannot change the CPU's */
     default: return vlapic_owns_msr(msr) && vlapic_wrmsr(&v->lapic, msr, val);
     }
 }
@@ -1042,6 +1071,20 @@ static enum exit_action handle_ept_violation(struct vcpu *v, u64 q)
     return fault(v, why, gpa, true);
 }
 
+/* The first #GP for each MSR number (up to 32 of them) is reported. */
+static void msr_refused(struct vcpu *v, u32 msr, bool write)
+{
+    struct x86_part *xp = v->xp;
+    for (u32 i = 0; i < xp->msr_logged_n; i++)
+        if (xp->msr_logged[i] == msr)
+            return;
+    if (xp->msr_logged_n >= ARRAY_SIZE(xp->msr_logged))
+        return;
+    xp->msr_logged[xp->msr_logged_n++] = msr;
+    printk("partition %s: vCPU %u: %s of MSR %#x is not emulated: #GP (reported once per MSR)\n",
+           v->p->name, v->index, write ? "WRMSR" : "RDMSR", msr);
+}
+
 static enum exit_action handle_exit(struct vcpu *v)
 {
     u32 reason = (u32)vmread(EXIT_REASON);
@@ -1080,16 +1123,19 @@ static enum exit_action handle_exit(struct vcpu *v)
             v->regs.rdx = val >> 32;
             skip_insn();
         } else {
+            msr_refused(v, (u32)v->regs.rcx, false);
             inject_gp();
         }
         return X_RESUME;
     }
     case EXIT_WRMSR: {
         u64 val = (v->regs.rdx << 32) | (u32)v->regs.rax;
-        if (msr_write(v, (u32)v->regs.rcx, val))
+        if (msr_write(v, (u32)v->regs.rcx, val)) {
             skip_insn();
-        else
+        } else {
+            msr_refused(v, (u32)v->regs.rcx, true);
             inject_gp();
+        }
         return X_RESUME;
     }
     case EXIT_HLT:
@@ -1167,9 +1213,8 @@ static bool start_guest(struct vcpu *v, bool restart)
         memset(v->xp->port_logged, 0, sizeof(v->xp->port_logged));
     }
     /* ACPI tables at 0xe0000 first: a kernel image loaded over them wins. */
-    u8 acpi[VACPI_MAX];
-    u32 alen = vacpi_build(acpi, sizeof(acpi), VACPI_BASE, v->p->cfg->ncpus, false);
-    bool have_acpi = alen && guest_write(v->p, VACPI_BASE, acpi, alen);
+    u8 *acpi = guest_ptr(v->p, VACPI_BASE, VACPI_MAX, true);
+    bool have_acpi = acpi && vacpi_build(acpi, VACPI_MAX, VACPI_BASE, v->p->cfg->ncpus, false);
     if (!have_acpi && !restart)
         printk("partition %s: no RAM at %#llx for ACPI tables: the guest gets none\n",
                v->p->name, (unsigned long long)VACPI_BASE);
