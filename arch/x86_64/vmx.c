@@ -11,6 +11,8 @@
 #include "vrtc.h"
 #include "vpic.h"
 #include "vacpi.h"
+#include "vioapic.h"
+#include "../../hv/spinlock.h"
 #include "../../hv/arch.h"
 #include "../../hv/console.h"
 #include "../../hv/epoch.h"
@@ -221,6 +223,9 @@ struct x86_part {
     struct guest_boot boot;
     struct vrtc rtc;   /* virtual CMOS RTC at ports 0x70/0x71 */
     struct vpic pic;   /* masked 8259 pair */
+    struct vioapic ioapic;
+    spinlock_t ioapic_lock;   /* the I/O APIC and the UART's interrupt line */
+    bool uart_thre;    /* transmitter-empty interrupt pending */
     u32 msr_logged[32];
     u32 msr_logged_n;
     bool s5;           /* the guest wrote SLP_TYP=S5 with SLP_EN */
@@ -382,7 +387,7 @@ bool arch_partition_prepare(struct partition *p, char *err, size_t errlen)
             xp->io_bitmap[port / 8] &= (u8) ~(1u << (port % 8));
     /* MSRs the host never uses itself: the guest owns them outright on its CPU. */
     static const u32 passthrough_msrs[] = { 0xc0000081, 0xc0000082, 0xc0000083, 0xc0000084,
-                                            0xc0000102 };
+                                            0xc0000102, 0xc0000103 };
     for (u32 i = 0; i < ARRAY_SIZE(passthrough_msrs); i++) {
         u32 m = passthrough_msrs[i] & 0x1fff;
         xp->msr_bitmap[1024 + m / 8] &= (u8) ~(1u << (m % 8));        /* read, high range */
@@ -680,6 +685,8 @@ static void handle_cpuid(struct vcpu *v)
                 c = 1000;
             }
             d = 0;
+        } else if (leaf == 0xd && sub == 1) {
+            a &= ~(1u << 3); /* no XSAVES: IA32_XSS stays the hypervisor's (0) */
         } else if (leaf == 0x16) {
             a = b = (u32)(vlapic_tsc_khz() / 1000); /* base and maximum MHz */
             c = 0;
@@ -777,14 +784,19 @@ static u32 uart_io(struct vcpu *v, u16 port, bool in, u32 val)
         case 0:
             if (dlab)
                 xp->uart_dll = (u8)val;
-            else
+            else {
                 partition_console_putc(v->p, (char)val);
+                xp->uart_thre = true; /* sent at once: the holding register is empty again */
+            }
             break;
         case 1:
-            if (dlab)
+            if (dlab) {
                 xp->uart_dlm = (u8)val;
-            else
+            } else {
+                if ((val & 2) && !(xp->uart_ier & 2))
+                    xp->uart_thre = true; /* enabling ETBEI with THR empty raises it */
                 xp->uart_ier = (u8)val & 0x0f;
+            }
             break;
         case 3: xp->uart_lcr = (u8)val; break;
         case 4: xp->uart_mcr = (u8)val; break;
@@ -796,7 +808,12 @@ static u32 uart_io(struct vcpu *v, u16 port, bool in, u32 val)
     switch (reg) {
     case 0: return dlab ? xp->uart_dll : 0;
     case 1: return dlab ? xp->uart_dlm : xp->uart_ier;
-    case 2: return 0xc1;       /* FIFOs on, no interrupt pending */
+    case 2:                    /* FIFOs on; THR empty is the only interrupt source */
+        if (xp->uart_thre && (xp->uart_ier & 2)) {
+            xp->uart_thre = false; /* reading IIR with THRE as its cause clears it */
+            return 0xc2;
+        }
+        return 0xc1;
     case 3: return xp->uart_lcr;
     case 4: return xp->uart_mcr;
     case 5: return 0x60;       /* transmitter empty, nothing received */
@@ -811,8 +828,16 @@ static u32 uart_io(struct vcpu *v, u16 port, bool in, u32 val)
 static u32 port_access(struct vcpu *v, u16 port, unsigned size, bool in, u32 val)
 {
     u32 mask = size == 1 ? 0xff : size == 2 ? 0xffff : 0xffffffffu;
-    if (port >= 0x3f8 && port <= 0x3ff && v->p->cfg->console)
-        return uart_io(v, port, in, val) & mask;
+    if (port >= 0x3f8 && port <= 0x3ff && v->p->cfg->console) {
+        struct x86_part *xp = v->xp;
+        spin_lock(&xp->ioapic_lock);
+        u32 r = uart_io(v, port, in, val) & mask;
+        /* IRQ 4: THRE with ETBEI, gated by OUT2 as on a PC */
+        bool line = xp->uart_thre && (xp->uart_ier & 2) && (xp->uart_mcr & 8);
+        vioapic_set_irq(&xp->ioapic, v->p, 4, line);
+        spin_unlock(&xp->ioapic_lock);
+        return r;
+    }
     if ((port == 0x70 || port == 0x71) && size == 1)
         return vrtc_io(&v->xp->rtc, port, in, (u8)val);
     if ((port == 0x20 || port == 0x21 || port == 0xa0 || port == 0xa1) && size == 1)
@@ -1012,8 +1037,9 @@ static enum exit_action handle_xsetbv(struct vcpu *v)
     return X_RESUME;
 }
 
-/* A guest access to its xAPIC page: fetch and decode the MOV, emulate it. */
-static enum exit_action handle_apic_mmio(struct vcpu *v, u64 gpa)
+/* A guest access to its xAPIC page or the I/O APIC: fetch and decode the
+ * MOV, emulate it. */
+static enum exit_action handle_apic_mmio(struct vcpu *v, u64 gpa, bool ioapic)
 {
     struct guest_paging g = { vmread(GUEST_CR0), vmread(GUEST_CR3), vmread(GUEST_CR4),
                               vmread(GUEST_EFER) };
@@ -1042,9 +1068,18 @@ static enum exit_action handle_apic_mmio(struct vcpu *v, u64 gpa)
         return fault(v, msg, gpa, true);
     }
     u32 val = in.write ? (u32)(in.reg < 0 ? in.imm : get_gpr(v, (unsigned)in.reg)) : 0;
-    if (!vlapic_mmio(&v->lapic, (u32)(gpa & 0xfff), in.write, &val)) {
-        bh_snprintf(msg, sizeof(msg), "local APIC %s at unaligned offset %#llx",
-                    in.write ? "write" : "read", (unsigned long long)(gpa & 0xfff));
+    bool ok;
+    if (ioapic) {
+        spin_lock(&v->xp->ioapic_lock);
+        ok = vioapic_mmio(&v->xp->ioapic, v->p, (u32)(gpa & 0xfff), in.write, &val);
+        spin_unlock(&v->xp->ioapic_lock);
+    } else {
+        ok = vlapic_mmio(&v->lapic, (u32)(gpa & 0xfff), in.write, &val);
+    }
+    if (!ok) {
+        bh_snprintf(msg, sizeof(msg), "%s %s at unaligned offset %#llx",
+                    ioapic ? "I/O APIC" : "local APIC", in.write ? "write" : "read",
+                    (unsigned long long)(gpa & 0xfff));
         return fault(v, msg, gpa, true);
     }
     if (!in.write)
@@ -1060,7 +1095,9 @@ static enum exit_action handle_ept_violation(struct vcpu *v, u64 q)
 {
     u64 gpa = vmread(GUEST_PHYS_ADDR);
     if (vlapic_xapic_mode(&v->lapic) && (gpa & ~0xfffULL) == vlapic_mmio_base(&v->lapic))
-        return handle_apic_mmio(v, gpa);
+        return handle_apic_mmio(v, gpa, false);
+    if ((gpa & ~0xfffULL) == VACPI_IOAPIC_BASE)
+        return handle_apic_mmio(v, gpa, true);
     const char *what = (q & 4) ? "instruction fetch" : (q & 2) ? "write" : "read";
     char why[96];
     if (!(q & 0x38))
@@ -1214,12 +1251,14 @@ static bool start_guest(struct vcpu *v, bool restart)
     }
     /* ACPI tables at 0xe0000 first: a kernel image loaded over them wins. */
     u8 *acpi = guest_ptr(v->p, VACPI_BASE, VACPI_MAX, true);
-    bool have_acpi = acpi && vacpi_build(acpi, VACPI_MAX, VACPI_BASE, v->p->cfg->ncpus, false);
+    bool have_acpi = acpi && vacpi_build(acpi, VACPI_MAX, VACPI_BASE, v->p->cfg->ncpus, true);
     if (!have_acpi && !restart)
         printk("partition %s: no RAM at %#llx for ACPI tables: the guest gets none\n",
                v->p->name, (unsigned long long)VACPI_BASE);
     vrtc_reset(&v->xp->rtc);
     vpic_reset(&v->xp->pic);
+    vioapic_reset(&v->xp->ioapic, v->p->cfg->ncpus);
+    v->xp->uart_thre = false;
     if (!arch_partition_load(v->p, err, sizeof(err))) {
         printk("partition %s: cannot load its kernel '%s': %s\n", v->p->name, v->p->cfg->kernel,
                err);
@@ -1231,9 +1270,13 @@ static bool start_guest(struct vcpu *v, bool restart)
         guest_write(v->p, v->xp->boot.ebx + 32, &rsdp, 8);
     }
     /* MSRs the guest owns directly and XCR0 start clean on every (re)start. */
-    static const u32 owned[] = { 0xc0000081, 0xc0000082, 0xc0000083, 0xc0000084, 0xc0000102 };
+    static const u32 owned[] = { 0xc0000081, 0xc0000082, 0xc0000083, 0xc0000084, 0xc0000102,
+                                 0xc0000103 };
+    u32 xa, xb, xc, xd;
+    cpuid(0x80000001, 0, &xa, &xb, &xc, &xd);
     for (u32 i = 0; i < ARRAY_SIZE(owned); i++)
-        wrmsr(owned[i], 0);
+        if (owned[i] != 0xc0000103 || (xd & (1u << 27))) /* TSC_AUX exists with RDTSCP */
+            wrmsr(owned[i], 0);
     if (read_cr4() & CR4_OSXSAVE)
         __asm__ volatile("xsetbv" ::"c"(0), "a"(1), "d"(0));
     if (!vmcs_setup(v, err, sizeof(err))) {
@@ -1277,15 +1320,32 @@ static struct vcpu *vcpu_of_lapic(struct vlapic *l)
     return (struct vcpu *)(void *)((char *)l - offsetof(struct vcpu, lapic));
 }
 
+static void deliver(struct partition *p, struct vcpu *self, u32 shorthand, u32 dest, bool logical,
+                    bool x2, u32 mode, u32 vec);
+
 /* An IPI from the guest's ICR to the partition's vCPUs (never further). */
 void x86_vlapic_send(struct vlapic *from, u32 dest, u32 icr)
 {
     struct vcpu *self = vcpu_of_lapic(from);
-    struct partition *p = self->p;
     u32 shorthand = (icr >> 18) & 3, mode = (icr >> 8) & 7, vec = icr & 0xff;
     bool logical = icr & (1u << 11), x2 = vlapic_x2apic_mode(from);
     if (mode == 5 && (icr & (1u << 15)) && !(icr & (1u << 14)))
         return; /* INIT level de-assert: no effect on these APICs */
+    deliver(self->p, self, shorthand, dest, logical, x2, mode, vec);
+}
+
+/* An interrupt from the partition's I/O APIC (8-bit xAPIC destination). */
+void x86_vioapic_deliver(void *owner, u32 dest, bool logical, u32 mode, u32 vector)
+{
+    struct partition *p = owner;
+    u32 cpu = arch_cpu_index();
+    struct vcpu *self = vcpus[cpu].p == p ? &vcpus[cpu] : NULL;
+    deliver(p, self, 0, dest, logical, false, mode, vector);
+}
+
+static void deliver(struct partition *p, struct vcpu *self, u32 shorthand, u32 dest, bool logical,
+                    bool x2, u32 mode, u32 vec)
+{
     for (u32 i = 0; i < p->cfg->ncpus; i++) {
         struct vcpu *t = &vcpus[p->cfg->cpus[i]];
         bool hit = shorthand == 1   ? t == self

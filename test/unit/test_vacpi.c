@@ -82,6 +82,7 @@ static void tables_for(u32 ncpus, bool ioapic)
 static void one_cpu(void) { tables_for(1, false); }
 static void two_cpus(void) { tables_for(2, false); }
 static void many_cpus_with_ioapic(void) { tables_for(64, true); }
+static void two_cpus_with_ioapic(void) { tables_for(2, true); }
 
 static void refusals(void)
 {
@@ -117,6 +118,7 @@ int main(void)
     RUN(one_cpu);
     RUN(two_cpus);
     RUN(many_cpus_with_ioapic);
+    RUN(two_cpus_with_ioapic);
     RUN(refusals);
     RUN(pic);
     return CHECK_DONE();
