@@ -226,6 +226,7 @@ struct x86_part {
     struct vioapic ioapic;
     spinlock_t ioapic_lock;   /* the I/O APIC and the UART's interrupt line */
     bool uart_thre;    /* transmitter-empty interrupt pending */
+    u32 reset_gen;     /* atomic: bumped when the partition restarts (several vCPUs) */
     u32 msr_logged[32];
     u32 msr_logged_n;
     bool s5;           /* the guest wrote SLP_TYP=S5 with SLP_EN */
@@ -353,6 +354,7 @@ struct vcpu {
     bool soft_halt;     /* halted, without the HLT activity state */
     bool parked;        /* HLT with interrupts off: only INIT or NMI wakes it */
     u32 proc;           /* current primary controls */
+    u32 seen_gen;       /* atomic: the reset_gen this vCPU has acted on */
     u64 exits;
     struct vlapic lapic;
 };
@@ -626,7 +628,9 @@ static enum exit_action fault(struct vcpu *v, const char *reason, u64 gpa, bool 
     printk("partition %s: vCPU %u at the fault: cr0 %#llx cr3 %#llx cr4 %#llx efer %#llx "
            "rax %#llx rcx %#llx rdx %#llx\n",
            v->p->name, v->index, (unsigned long long)vmread(CR0_SHADOW),
-           (unsigned long long)vmread(GUEST_CR3), (unsigned long long)vmread(GUEST_CR4),
+           (unsigned long long)vmread(GUEST_CR3),
+           (unsigned long long)((vmread(GUEST_CR4) & ~vmread(CR4_MASK)) |
+                                (vmread(CR4_SHADOW) & vmread(CR4_MASK))),
            (unsigned long long)vmread(GUEST_EFER), (unsigned long long)v->regs.rax,
            (unsigned long long)v->regs.rcx, (unsigned long long)v->regs.rdx);
     return partition_fault(v->p, reason, vmread(GUEST_RIP), gpa, has_gpa) == PART_ACT_RESTART
@@ -1461,6 +1465,37 @@ static void kick_others(struct vcpu *v)
             x86_kick_cpu(v->p->cfg->cpus[i]);
 }
 
+/* Restart of a partition with several vCPUs (fault policy "restart"): the
+ * vCPUs other than 0 go back to waiting for a SIPI and say so; vCPU 0 waits
+ * until they all have (none is then inside the guest's code or touching its
+ * memory), then zeroes the memory and reloads the image. false: vCPU 0 could
+ * not reload it, or the partition stopped meanwhile. */
+static bool vcpu_restart(struct vcpu *v)
+{
+    struct partition *p = v->p;
+    u32 gen = __atomic_load_n(&v->xp->reset_gen, __ATOMIC_ACQUIRE);
+    vlapic_reset(&v->lapic, v->index, v->index == 0);
+    v->parked = v->soft_halt = false;
+    vmwrite(ENTRY_INTR_INFO, 0);
+    if (v->index != 0) {
+        v->wait_sipi = true;
+        __atomic_store_n(&v->seen_gen, gen, __ATOMIC_RELEASE);
+        return true;
+    }
+    struct epoch_domain *ep = hv_epoch();
+    for (u32 i = 1; i < p->cfg->ncpus; i++) {
+        struct vcpu *t = &vcpus[p->cfg->cpus[i]];
+        while (__atomic_load_n(&t->seen_gen, __ATOMIC_ACQUIRE) != gen) {
+            if (__atomic_load_n(&p->stopped, __ATOMIC_ACQUIRE))
+                return false;
+            epoch_quiescent(ep, v->cpu);
+            arch_cpu_relax();
+        }
+    }
+    __atomic_store_n(&v->seen_gen, gen, __ATOMIC_RELEASE);
+    return start_guest(v, true);
+}
+
 void arch_vcpu_run(struct partition *p, u32 index)
 {
     u32 cpu = arch_cpu_index();
@@ -1501,6 +1536,14 @@ void arch_vcpu_run(struct partition *p, u32 index)
     for (;;) {
         if (__atomic_load_n(&p->stopped, __ATOMIC_ACQUIRE))
             return;
+        if (__atomic_load_n(&v->xp->reset_gen, __ATOMIC_ACQUIRE) != v->seen_gen) {
+            if (!vcpu_restart(v)) {
+                partition_stopped(p);
+                kick_others(v);
+                return;
+            }
+            continue;
+        }
         if (!vcpu_prepare_entry(v)) {
             /* Nothing to run without the HLT activity state: poll. */
             epoch_quiescent(ep, cpu);
@@ -1521,10 +1564,11 @@ void arch_vcpu_run(struct partition *p, u32 index)
             act = handle_exit(v);
         }
         if (act == X_RESTART && p->cfg->ncpus > 1) {
-            printk("partition %s: restarting a partition with %u vCPUs is not supported yet; "
-                   "it stops\n",
-                   p->name, p->cfg->ncpus);
-            act = X_STOP;
+            /* Every vCPU resets itself at the top of its loop; vCPU 0 reloads
+             * the image once the others have. */
+            __atomic_add_fetch(&v->xp->reset_gen, 1, __ATOMIC_ACQ_REL);
+            kick_others(v);
+            continue;
         }
         if (act == X_RESTART) {
             vlapic_reset(&v->lapic, v->index, true);

@@ -361,8 +361,7 @@ static void pic_test(void)
 
 int guest_main(uint32_t magic, uint32_t info)
 {
-    (void)magic;
-    (void)info;
+    const char *cmd = boot_cmdline(magic, info);
     gdtr.limit = sizeof(gdt) - 1;
     gdtr.base = (uint32_t)(uintptr_t)gdt;
     idtr.limit = sizeof(idt) - 1;
@@ -455,6 +454,18 @@ int guest_main(uint32_t magic, uint32_t info)
 
     if (pi.vcpus >= 2)
         smp_test();
+    if (cmdline_u32(cmd, "crash", 0) && pi.restarts == 0) {
+        /* crash=1: fault once with both vCPUs running (a triple fault: no
+         * IDT), so that the restart has to reset and restart the second vCPU */
+        gprintf("apic: run 1 of a partition with %u vCPUs: triple fault now\n", pi.vcpus);
+        static const struct {
+            uint16_t limit;
+            uint32_t base;
+        } __attribute__((packed)) none = { 0, 0 };
+        __asm__ volatile("lidt %0; int3" ::"m"(none));
+    }
+    if (pi.restarts)
+        gprintf("apic: run %u after a restart\n", pi.restarts + 1);
 
     /* x2APIC */
     if (has_x2) {
