@@ -58,8 +58,22 @@ u32 vacpi_build(u8 *buf, u32 cap, u64 gpa, u32 ncpus, bool ioapic)
 {
     /* RSDP 36 (room 48) | XSDT 36+8*3 | RSDT 36+4*3 | MADT | FADT 276 | DSDT */
     u32 madt_len = 44 + 8 * ncpus + (ioapic ? 12 + 10 : 0);
-    static const u8 s5[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x06, 0x02, 0x0a, VACPI_S5_TYPE,
-                             0x0a, VACPI_S5_TYPE };
+    /* Name (_S5, Package () { 5, 5 }) and
+     * Scope (\_SB) { Device (COM1) { Name (_HID, EisaId ("PNP0501"))
+     *   Name (_CRS, ResourceTemplate () { IO (Decode16, 0x3f8, 0x3f8, 1, 8)
+     *                                     IRQNoFlags () { 4 } }) } }
+     * so that a kernel without legacy IRQs (hardware-reduced ACPI) finds the
+     * 16550 with its interrupt through PnP. */
+    static const u8 s5[] = {
+        0x08, '_', 'S', '5', '_', 0x12, 0x06, 0x02, 0x0a, VACPI_S5_TYPE, 0x0a, VACPI_S5_TYPE,
+        0x10, 0x2d, 0x5c, '_', 'S', 'B', '_',                      /* Scope (\_SB) */
+        0x5b, 0x82, 0x25, 'C', 'O', 'M', '1',                      /* Device (COM1) */
+        0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x05, 0x01,   /* EisaId PNP0501 */
+        0x08, '_', 'C', 'R', 'S', 0x11, 0x10, 0x0a, 0x0d,          /* Buffer (13) */
+        0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x01, 0x08,            /* IO 0x3f8, 8 ports */
+        0x22, 0x10, 0x00,                                          /* IRQ 4 */
+        0x79, 0x00,                                                /* end tag */
+    };
     u32 o_xsdt = 48, n = 2;
     u32 o_rsdt = o_xsdt + 36 + 8 * n;
     u32 o_madt = ALIGN_UP(o_rsdt + 36 + 4 * n, 16);

@@ -2,7 +2,8 @@
  * docs/hypercalls.md, "x86 platform"): RSDP, XSDT, RSDT, MADT (one local
  * APIC per vCPU, the I/O APIC when there is one, IRQ 0 -> GSI 2), a
  * hardware-reduced FADT whose sleep control/status registers are I/O ports
- * VACPI_SLEEP_CTL/VACPI_SLEEP_STS, and a DSDT holding only \_S5. */
+ * VACPI_SLEEP_CTL/VACPI_SLEEP_STS, and a DSDT holding \_S5 and the 16550 as
+ * \_SB.COM1 (PNP0501, I/O 0x3f8, IRQ 4). */
 #ifndef BULKHEAD_VACPI_H
 #define BULKHEAD_VACPI_H
 

@@ -75,8 +75,22 @@ static void tables_for(u32 ncpus, bool ioapic)
     CHECK(!memcmp(d, "DSDT", 4));
     CHECK_EQ(sum(d, rd32(d + 4)), 0);
     static const u8 s5[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x06, 0x02, 0x0a, 5, 0x0a, 5 };
-    CHECK_EQ(rd32(d + 4), 36 + sizeof(s5));
+    CHECK_EQ(rd32(d + 4), 36 + sizeof(s5) + 46);
     CHECK(!memcmp(d + 36, s5, sizeof(s5)));
+    /* Scope (\_SB) holding Device (COM1): the package lengths add up */
+    const u8 *sc = d + 36 + sizeof(s5);
+    CHECK_EQ(sc[0], 0x10);
+    CHECK_EQ(1 + sc[1], 46);
+    CHECK(!memcmp(sc + 2, "\\_SB_", 5));
+    CHECK(sc[7] == 0x5b && sc[8] == 0x82);
+    CHECK_EQ(2 + sc[9], 46 - 7);
+    CHECK(!memcmp(sc + 10, "COM1", 4));
+    CHECK(!memcmp(sc + 14, "\x08_HID\x0c\x41\xd0\x05\x01", 10));
+    const u8 *crs = sc + 24;
+    CHECK(!memcmp(crs, "\x08_CRS\x11", 6));
+    CHECK_EQ(crs[6], 1 + 2 + 13); /* PkgLength covers itself, the size and the data */
+    CHECK_EQ(crs[8], 13);
+    CHECK_EQ(crs[9 + 11], 0x79); /* end tag after the IO and IRQ descriptors */
 }
 
 static void one_cpu(void) { tables_for(1, false); }
