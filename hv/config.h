@@ -36,7 +36,7 @@
 
 #define CFG_ERR_WHERE 96
 #define CFG_ERR_PROP 32
-#define CFG_ERR_MSG 200
+#define CFG_ERR_MSG 256
 
 enum cfg_boot_protocol {
     CFG_BOOT_DEFAULT = 0,   /* not given: the arch default (filled in by cfg_validate) */

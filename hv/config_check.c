@@ -467,7 +467,7 @@ u32 cfg_validate(struct config *cfg, const struct boot_info *bi, struct cfg_errl
 
 void cfg_describe(const struct config *cfg, void (*emit)(void *ctx, const char *line), void *ctx)
 {
-    char line[CFG_CMDLINE_MAX + 64], sz[32];
+    char line[CFG_CMDLINE_MAX * 4 + 64], sz[32];
     size_t pos;
 #define ADD(...)                                                                          \
     do {                                                                                  \
@@ -502,7 +502,9 @@ void cfg_describe(const struct config *cfg, void (*emit)(void *ctx, const char *
         emit(ctx, line);
         if (pt->cmdline[0]) {
             pos = 0;
-            ADD("  cmdline: %s", pt->cmdline);
+            ADD("  cmdline: ");
+            if (pos < sizeof(line))
+                pos += bh_escape(line + pos, sizeof(line) - pos, pt->cmdline, sizeof(pt->cmdline));
             emit(ctx, line);
         }
         for (u32 j = 0; j < pt->nregions; j++) {

@@ -85,9 +85,11 @@ void arm64_boot_main(u64 dtb_pa, u64 image_pa)
     }
     int e = fdt_open(&fdt, (const void *)(uintptr_t)dtb_pa, arm64_dtb_mapped);
     if (e) {
+        char why[FDT_ERR_DETAIL + 64];
+        fdt_format_open_error(&fdt, e, why, sizeof(why));
         console_at(FALLBACK_UART, PAGE_SIZE);
         hv_stop_boot("the device tree at %#llx passed in x0 is malformed: %s", (unsigned long long)dtb_pa,
-             fdt_strerror(e));
+             why);
     }
     bi.platform_dtb_size = fdt.totalsize;
 
