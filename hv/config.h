@@ -33,6 +33,8 @@
 #define CFG_GUEST_ADDR_LIMIT (1ULL << 48) /* guest-physical addresses stay below */
 /* arm64: where a partition with console on sees its virtual PL011 (one page). */
 #define CFG_ARM64_VUART_GPA 0x09000000ULL
+/* x86: the ports of a partition's virtual 16550 when its console is on. */
+#define CFG_X86_VUART_PORT 0x3f8u
 
 #define CFG_ERR_WHERE 96
 #define CFG_ERR_PROP 32

@@ -373,6 +373,26 @@ static void check_devices(struct vctx *v, bool x86, bool arm64)
         }
         for (u32 j = 0; j < pt->nports; j++) {
             const struct cfg_ports *p = &pt->ports[j];
+            bool refused = false;
+            for (u32 r = 0; r < bi->nports_rsv && !refused; r++) {
+                const struct port_range *pr = &bi->ports_rsv[r];
+                if (!overlaps(p->base, p->count, pr->base, pr->count))
+                    continue;
+                verr(v, pt->node, "io-ports",
+                     "ports 0x%x-0x%x include %s: the hypervisor keeps those ports, they are "
+                     "never granted", p->base, p->base + p->count - 1, pr->what);
+                refused = true;
+            }
+            /* The partition's own virtual devices. */
+            if (!refused && pt->console && overlaps(p->base, p->count, CFG_X86_VUART_PORT, 8)) {
+                verr(v, pt->node, "io-ports",
+                     "ports 0x%x-0x%x overlap the partition's virtual 16550 UART at 0x%x-0x%x "
+                     "(console is on)", p->base, p->base + p->count - 1, CFG_X86_VUART_PORT,
+                     CFG_X86_VUART_PORT + 7);
+                refused = true;
+            }
+            if (refused)
+                continue;
             for (u32 k = 0; k < i; k++) {
                 const struct cfg_partition *po = &cfg->partitions[k];
                 bool dup = false;

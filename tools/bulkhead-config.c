@@ -17,6 +17,7 @@
 #include "hv/boot_info.h"
 #include "hv/config.h"
 #include "hv/format.h"
+#include "arch/x86_64/ports.h"
 
 #define MAX_FILE (16u << 20)
 #define MAX_EXTRA_RSV 16
@@ -201,6 +202,8 @@ static void build_machine(struct boot_info *bi, const char *arch, unsigned ncpus
             bi_add_mem(bi, 0x100000000ULL, mem - low, MEM_USABLE);
         bi_add_reserved(bi, 0, 0x1000, "page 0");
         bi_add_reserved(bi, 0x200000, 0x400000, "the hypervisor");
+        /* The same fixed ports the boot refuses (the FADT's are machine-specific). */
+        x86_reserve_ports(bi, X86_COM1);
         mod_at = 0x1000000;
     }
     for (unsigned i = 0; i < nmods; i++) {

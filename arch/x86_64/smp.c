@@ -3,6 +3,7 @@
  * runs on its own stack with its own GDT/TSS and per-CPU data. An AP that
  * does not answer in time is reported and boot goes on without it. */
 #include "x86.h"
+#include "ports.h"
 #include "../../hv/arch.h"
 #include "../../hv/console.h"
 #include "../../hv/hv.h"
@@ -32,6 +33,7 @@ static void quiesce_interrupts(bool bsp);
 bool arch_platform_init(struct boot_info *bi, char *err, size_t errlen)
 {
     bootinfo = bi;
+    x86_reserve_ports(bi, X86_COM1);
     x86_acpi_find_rsdp(bi); /* may scan BIOS areas in low memory: before page 0 goes */
     x86_paging_init(bi);
     x86_final_cr3 = x86_paging_cr3();

@@ -672,6 +672,41 @@ static void test_types_and_escaping(void)
     CHECK(strchr(desc, 0x1b) == NULL);
 }
 
+/* Issue 12 item 1: reserved ports and the partition's virtual UART. */
+static void test_port_policy(void)
+{
+    machine("x86_64", 4, MiB(256));
+    bi_add_reserved_ports(&BI, 0xcf8, 8, "PCI configuration space (0xcf8-0xcff)");
+    w_start();
+    w_begin(&W, "partitions");
+    w_begin(&W, "a");
+    w_u32(&W, "cpus", 1);
+    w_str_prop(&W, "kernel", "hello");
+    u32 ports[6] = { 0xcfc, 4, 0x3fc, 2, 0x2f8, 8 };
+    w_cells(&W, "io-ports", ports, 6);
+    w_memory("memory", 0, MiB(1));
+    w_end(&W);
+    w_begin(&W, "b");
+    w_u32(&W, "cpus", 2);
+    w_str_prop(&W, "kernel", "hello");
+    w_str_prop(&W, "console", "off");
+    u32 ports_b[2] = { 0x3f8, 4 };
+    w_cells(&W, "io-ports", ports_b, 2);
+    w_memory("memory", 0, MiB(1));
+    w_end(&W);
+    w_end(&W);
+    w_end(&W);
+    CHECK_EQ(check_w(), 2);
+    CHECK_CONTAINS(OUT, "config: /partitions/a: io-ports: ports 0xcfc-0xcff include PCI configuration "
+                        "space (0xcf8-0xcff): the hypervisor keeps those ports, they are never granted\n");
+    CHECK_CONTAINS(OUT, "config: /partitions/a: io-ports: ports 0x3fc-0x3fd overlap the partition's "
+                        "virtual 16550 UART at 0x3f8-0x3ff (console is on)\n");
+    /* b has its console off: no virtual UART, and this machine model keeps no COM1. */
+    CHECK(strstr(OUT, "/partitions/b") == NULL);
+    CHECK(!bi_add_reserved_ports(&BI, 0xfff0, 0x20, "beyond"));
+    CHECK(!bi_add_reserved_ports(&BI, 0x10, 0, "empty"));
+}
+
 int main(void)
 {
     RUN(test_valid_config_fields);
@@ -689,5 +724,6 @@ int main(void)
     RUN(test_64bit_values);
     RUN(test_property_after_child);
     RUN(test_types_and_escaping);
+    RUN(test_port_policy);
     return CHECK_DONE();
 }
