@@ -65,6 +65,12 @@ static u64 timer_now(void)
     return sysreg_read(cntpct_el0);
 }
 
+u64 arch_time_us(void)
+{
+    u64 f = timer_freq(), t = timer_now();
+    return t / f * 1000000 + t % f * 1000000 / f;
+}
+
 void arch_udelay(u64 us)
 {
     u64 f = timer_freq();

@@ -37,6 +37,7 @@ bool arch_platform_init(struct boot_info *bi, char *err, size_t errlen)
     x86_acpi_find_rsdp(bi); /* may scan BIOS areas in low memory: before page 0 goes */
     x86_paging_init(bi);
     x86_final_cr3 = x86_paging_cr3();
+    x86_tsc_calibrate();
     bool ok = x86_acpi_init(bi, err, errlen);
     quiesce_interrupts(true);
     return ok;

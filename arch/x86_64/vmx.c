@@ -726,7 +726,7 @@ static enum exit_action handle_io(struct vcpu *v, u64 q)
         struct x86_part *xp = v->xp;
         if (!(xp->port_logged[port / 8] & (1u << (port % 8)))) {
             xp->port_logged[port / 8] |= (u8)(1u << (port % 8));
-            printk("partition %s: %s of port %#x is not granted: %s (reported once per port)\n",
+            part_printk(v->p, "partition %s: %s of port %#x is not granted: %s (reported once per port)\n",
                    v->p->name, in ? "read" : "write", port,
                    in ? "reads all-ones" : "write dropped");
         }
@@ -896,7 +896,7 @@ static enum exit_action handle_exit(struct vcpu *v)
     case EXIT_HLT:
         skip_insn();
         if (!(vmread(GUEST_RFLAGS) & (1u << 9))) {
-            printk("partition %s: the guest halted with interrupts disabled; nothing can wake "
+            part_printk(v->p, "partition %s: the guest halted with interrupts disabled; nothing can wake "
                    "it\n",
                    v->p->name);
             return fault(v, "HLT with interrupts disabled", 0, false);
@@ -949,7 +949,7 @@ static bool start_guest(struct vcpu *v, bool restart)
     char err[160];
     if (restart) {
         /* Same frames, fresh contents: nothing is allocated for a restart. */
-        printk("partition %s: restart %u: hypervisor free memory %llu KiB, as at the first "
+        part_printk(v->p, "partition %s: restart %u: hypervisor free memory %llu KiB, as at the first "
                "start (%llu KiB)\n",
                v->p->name, v->p->restarts, (unsigned long long)(frames_global()->free_bytes >> 10),
                (unsigned long long)(free_at_start[v->p->index] >> 10));
@@ -1002,7 +1002,7 @@ void arch_vcpu_run(struct partition *p, u32 index)
         partition_stopped(p);
         return;
     }
-    printk("partition %s: started on cpu %u (%s entry at %#llx)\n", p->name, cpu,
+    part_printk(p, "partition %s: started on cpu %u (%s entry at %#llx)\n", p->name, cpu,
            cfg_boot_protocol_name(p->cfg->boot), (unsigned long long)v->xp->boot.entry);
     struct epoch_domain *ep = hv_epoch();
     for (;;) {

@@ -70,6 +70,8 @@ void x86_paging_init(const struct boot_info *bi);
 u64 x86_paging_cr3(void);
 bool x86_phys_mapped(u64 pa, u64 len);
 bool x86_acpi_init(struct boot_info *bi, char *err, size_t errlen);
+/* arch/x86_64/tsc.c: calibrate the TSC against the PIT (arch_time_us). */
+void x86_tsc_calibrate(void);
 void x86_acpi_poweroff(void);
 u64 x86_lapic_base(void);
 void x86_lapic_eoi(void);
