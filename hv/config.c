@@ -491,7 +491,7 @@ static const char *const hv_props[] = { "log-level", "console-prefix", NULL };
 static const char *const part_props[] = { "cpus", "kernel", "ramdisk", "cmdline",
                                           "boot-protocol", "console", "fault-policy",
                                           "restart-limit", "interrupts", "io-ports",
-                                          "load-address", "description", NULL };
+                                          "load-address", "pmu", "description", NULL };
 static const char *const part_nodes[] = { "memory", "mmio", NULL };
 static const char *const mem_props[] = { "guest-address", "size", "host-address", NULL };
 static const char *const mmio_props[] = { "address", "size", "guest-address", NULL };
@@ -695,6 +695,8 @@ static void parse_partition(struct pctx *p, struct cfg_partition *pt, int node)
     pt->boot = v >= 0 ? (enum cfg_boot_protocol)(CFG_BOOT_LINUX_IMAGE + v) : CFG_BOOT_DEFAULT;
     v = get_choice(p, node, "console", on_off, &present);
     pt->console = v >= 0 ? v == 1 : true;
+    v = get_choice(p, node, "pmu", on_off, &present);
+    pt->pmu = v == 1;
     v = get_choice(p, node, "fault-policy", policies, &present);
     pt->fault = v == 1 ? CFG_FAULT_RESTART : CFG_FAULT_HALT;
     u32 lim;

@@ -85,6 +85,7 @@ struct cfg_partition {
     char cmdline[CFG_CMDLINE_MAX];
     enum cfg_boot_protocol boot;
     bool console;                   /* virtual console on */
+    bool pmu;                       /* arm64: the PMU passed through (EL2 counting off) */
     enum cfg_fault_policy fault;
     u32 restart_limit;              /* with CFG_FAULT_RESTART */
     bool has_load_address;          /* arm64: load the kernel raw at load_address */

@@ -366,6 +366,9 @@ static void check_devices(struct vctx *v, bool x86, bool arm64)
             }
         }
 
+        if (pt->pmu && !arm64)
+            verr(v, pt->node, "pmu", "PMU pass-through exists only on arm64 (this machine is %s)",
+                 bi->arch ? bi->arch : "unknown");
         if (pt->nports && !x86) {
             verr(v, pt->node, "io-ports", "I/O ports exist only on x86_64 (this machine is %s)",
                  bi->arch ? bi->arch : "unknown");
@@ -514,7 +517,10 @@ void cfg_describe(const struct config *cfg, void (*emit)(void *ctx, const char *
         ADD("; memory %s; kernel %s (%s)", sz, pt->kernel, cfg_boot_protocol_name(pt->boot));
         if (pt->ramdisk[0])
             ADD("; ramdisk %s", pt->ramdisk);
-        ADD("; console %s; on fault ", pt->console ? "on" : "off");
+        ADD("; console %s; ", pt->console ? "on" : "off");
+        if (pt->pmu)
+            ADD("pmu passed through; ");
+        ADD("on fault ");
         if (pt->fault == CFG_FAULT_RESTART)
             ADD("restart (at most %u times)", pt->restart_limit);
         else

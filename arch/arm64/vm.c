@@ -148,6 +148,7 @@ static void cpu_setup(struct vcpu_run *v)
     sysreg_write(cnthctl_el2, (cnthctl | (1ULL << 10)) & ~(1ULL << 11));
     /* FP/SIMD and SVE are not trapped: nothing else uses them on this CPU. */
     sysreg_write(cptr_el2, sysreg_read(cptr_el2) | (3ULL << 20) | (3ULL << 16));
+    a64_debug_setup(v->p->cfg->pmu);
     sysreg_write(hcr_el2, HCR_RW64 | HCR_E2H | HCR_VM | HCR_SWIO | HCR_FMO | HCR_IMO | HCR_AMO |
                               HCR_FB | HCR_BSU_IS | HCR_TWI | HCR_TWE | HCR_TSC | HCR_APK |
                               HCR_API);
@@ -444,6 +445,8 @@ static enum leave handle_sync(struct vcpu_run *v)
         return smccc(v);
     case EC_SYSREG: {
         u32 pi = v->p->index;
+        if (a64_debug_sysreg(&v->ctx, esr))
+            return L_RESUME;
         if (!sysreg_reported[pi]++)
             printk("partition %s: system register access trapped (ESR 0x%llx, pc 0x%llx): "
                    "undefined instruction injected (reported once)\n",
