@@ -68,7 +68,7 @@ static const char *const proc2_names[32] = {
     [1] = "EPT", [5] = "VPID", [7] = "unrestricted guest",
 };
 static const char *const proc_names[32] = {
-    [7] = "HLT exiting", [25] = "I/O bitmaps", [28] = "MSR bitmaps", [31] = "secondary controls",
+    [7] = "HLT exiting", [11] = "RDPMC exiting", [25] = "I/O bitmaps", [28] = "MSR bitmaps", [31] = "secondary controls",
 };
 static const char *const exit_names[32] = { [9] = "64-bit host" };
 
@@ -97,9 +97,11 @@ static bool vmx_check(char *why, size_t len)
     }
     vmx.pin = adjust(vmx.true_ctls ? MSR_VMX_TRUE_PINBASED_CTLS : MSR_VMX_PINBASED_CTLS,
                      PIN_EXT_INT_EXIT | PIN_NMI_EXIT, 0, vmx.missing, sizeof(vmx.missing), NULL);
-    u32 want = PROC_HLT_EXIT | PROC_IO_BITMAPS | PROC_MSR_BITMAPS | PROC_PAUSE_EXIT | PROC_SECONDARY;
+    u32 want = PROC_HLT_EXIT | PROC_RDPMC_EXIT | PROC_IO_BITMAPS | PROC_MSR_BITMAPS |
+               PROC_PAUSE_EXIT | PROC_SECONDARY;
     vmx.proc = adjust(vmx.true_ctls ? MSR_VMX_TRUE_PROCBASED_CTLS : MSR_VMX_PROCBASED_CTLS, want,
-                      PROC_HLT_EXIT | PROC_IO_BITMAPS | PROC_MSR_BITMAPS | PROC_SECONDARY,
+                      PROC_HLT_EXIT | PROC_RDPMC_EXIT | PROC_IO_BITMAPS | PROC_MSR_BITMAPS |
+                          PROC_SECONDARY,
                       vmx.missing, sizeof(vmx.missing), proc_names);
     /* The CR3 exits are needed only without EPT; clear them when allowed. */
     vmx.proc &= ~(PROC_CR3_LOAD_EXIT | PROC_CR3_STORE_EXIT) | (u32)p;
@@ -905,6 +907,9 @@ static enum exit_action handle_exit(struct vcpu *v)
         return X_RESUME;
     case EXIT_PAUSE:
         skip_insn();
+        return X_RESUME;
+    case EXIT_RDPMC:
+        inject_gp(); /* the PMU is the hypervisor's: no counter is given */
         return X_RESUME;
     case EXIT_VMCALL:
         return handle_vmcall(v);

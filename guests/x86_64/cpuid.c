@@ -88,6 +88,17 @@ int guest_main(uint32_t magic, uint32_t info)
     check("WRMSR LSTAR works (guest-owned)", !wrmsr_faults(0xc0000082, 0x12345678));
     check("RDMSR LSTAR reads it back", !rdmsr_faults(0xc0000082, &v) && v == 0x12345678);
     check("RDMSR TSC works", !rdmsr_faults(0x10, &v));
+    /* The PMU and the debug MSRs are the hypervisor's. */
+    check("RDMSR IA32_PERFEVTSEL0 raises #GP", rdmsr_faults(0x186, &v));
+    check("WRMSR IA32_PERF_GLOBAL_CTRL raises #GP", wrmsr_faults(0x38f, 1));
+    check("WRMSR IA32_FIXED_CTR_CTRL raises #GP", wrmsr_faults(0x38d, 0x333));
+    check("WRMSR IA32_DEBUGCTL raises #GP", wrmsr_faults(0x1d9, 1));
+    {
+        uint32_t before = gp_count, lo, hi;
+        __asm__ volatile("rdpmc" : "=a"(lo), "=d"(hi) : "c"(0));
+        (void)lo, (void)hi;
+        check("RDPMC raises #GP", gp_count != before);
+    }
     /* RTC/CMOS belongs to the hypervisor (never granted): the index write is
      * dropped and the data port reads all-ones, not the real status D (0x80). */
     outb(0x70, 0x0d);
