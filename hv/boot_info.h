@@ -61,6 +61,10 @@ struct boot_info {
     struct mem_range rsv[BI_MAX_RSV];      /* never handed out by the frame allocator */
     u32 nmod;
     struct boot_module mod[BI_MAX_MODULES];
+    /* Guest-physical address bits partitions get (arm64: the stage-2 IPA
+     * size; 0: CFG_GUEST_ADDR_LIMIT). The boot and the host checker fill it
+     * alike, and cfg_validate refuses guest ranges beyond it. */
+    u32 guest_phys_bits;
     u32 nports_rsv;
     struct port_range ports_rsv[BI_MAX_PORT_RSV]; /* ports no partition may be given */
 

@@ -78,6 +78,8 @@ bool arm64_map_identity(u64 pa, u64 size, enum pt_kind kind);
 /* Unmap the 4 KiB page at va (image or identity map), splitting a block
  * mapping if needed: a stack guard page. False when not mapped or out of tables. */
 bool arm64_unmap_page(u64 va);
+/* arch/arm64/stage2.c: the IPA size partitions get (at most 39 bits). */
+u32 stage2_ipa_bits(void);
 /* arch/arm64/stackguard.c: unmap va as the guard page of cpu's stack. */
 bool arm64_stack_guard(u32 cpu, u64 va);
 /* Bytes of the DTB that the early code mapped (0 if none). */

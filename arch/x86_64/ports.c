@@ -37,6 +37,12 @@ static const struct fixed_port fixed[] = {
 
 void x86_reserve_ports(struct boot_info *bi, u32 console_port)
 {
+    /* Not ports, but the same kind of limit, shared with the host checker:
+     * 4-level EPT gives partitions 48-bit guest-physical addresses, and the
+     * interrupt controllers the hypervisor drives are never passed through. */
+    bi->guest_phys_bits = 48;
+    bi_add_reserved(bi, 0xfee00000, 0x1000, "the local APIC (the hypervisor's)");
+    bi_add_reserved(bi, 0xfec00000, 0x1000, "the I/O APIC (the hypervisor's)");
     for (u32 i = 0; i < ARRAY_SIZE(fixed); i++)
         bi_add_reserved_ports(bi, fixed[i].base, fixed[i].count, fixed[i].what);
     if (console_port)

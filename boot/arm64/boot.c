@@ -106,6 +106,18 @@ void arm64_boot_main(u64 dtb_pa, u64 image_pa)
         hv_stop_boot("%s", err);
     if (!arm64_plat.have_uart)
         printk("bulkhead: no arm,pl011 UART in the device tree; using %#llx\n", FALLBACK_UART);
+    /* What partitions can never be given: the devices the hypervisor drives,
+     * and guest addresses beyond the stage-2 input size (cfg_validate). */
+    bi.guest_phys_bits = stage2_ipa_bits();
+    bi_add_reserved(&bi, arm64_plat.have_uart ? arm64_plat.uart_base : FALLBACK_UART,
+                    arm64_plat.have_uart && arm64_plat.uart_size ? arm64_plat.uart_size : PAGE_SIZE,
+                    "the hypervisor's UART");
+    if (arm64_plat.gicd_size)
+        bi_add_reserved(&bi, arm64_plat.gicd_base, arm64_plat.gicd_size,
+                        "the GIC distributor (the hypervisor's)");
+    for (u32 i = 0; i < arm64_plat.ngicr; i++)
+        bi_add_reserved(&bi, arm64_plat.gicr_base[i], arm64_plat.gicr_size[i],
+                        "the GIC redistributors (the hypervisor's)");
 
     if (!map_ram(image_pa, image_end))
         hv_stop_boot("out of page-table memory while mapping RAM");
