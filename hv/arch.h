@@ -29,5 +29,8 @@ void arch_virt_features(char *buf, size_t size);   /* e.g. "VMX EPT unrestricted
 void arch_poweroff(void);
 /* Short busy delay. */
 void arch_udelay(u64 us);
+/* Monotonic microseconds (since some point at boot), comparable across CPUs
+ * to a few microseconds; used for message rate limits. */
+u64 arch_time_us(void);
 
 #endif

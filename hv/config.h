@@ -33,10 +33,12 @@
 #define CFG_GUEST_ADDR_LIMIT (1ULL << 48) /* guest-physical addresses stay below */
 /* arm64: where a partition with console on sees its virtual PL011 (one page). */
 #define CFG_ARM64_VUART_GPA 0x09000000ULL
+/* x86: the ports of a partition's virtual 16550 when its console is on. */
+#define CFG_X86_VUART_PORT 0x3f8u
 
 #define CFG_ERR_WHERE 96
 #define CFG_ERR_PROP 32
-#define CFG_ERR_MSG 200
+#define CFG_ERR_MSG 256
 
 enum cfg_boot_protocol {
     CFG_BOOT_DEFAULT = 0,   /* not given: the arch default (filled in by cfg_validate) */
@@ -83,6 +85,7 @@ struct cfg_partition {
     char cmdline[CFG_CMDLINE_MAX];
     enum cfg_boot_protocol boot;
     bool console;                   /* virtual console on */
+    bool pmu;                       /* arm64: the PMU passed through (EL2 counting off) */
     enum cfg_fault_policy fault;
     u32 restart_limit;              /* with CFG_FAULT_RESTART */
     bool has_load_address;          /* arm64: load the kernel raw at load_address */

@@ -447,6 +447,28 @@ void partition_console_flush(struct partition *p)
     spin_unlock(&p->con_lock);
 }
 
+void part_printk(struct partition *p, const char *fmt, ...)
+{
+    u32 resumed;
+    if (!ratelimit_take(&p->msg_rl, arch_time_us(), &resumed))
+        return;
+    if (resumed)
+        printk("partition %s: %u message%s suppressed (rate limit)\n", p->name, resumed,
+               resumed == 1 ? "" : "s");
+    va_list ap;
+    va_start(ap, fmt);
+    vprintk(fmt, ap);
+    va_end(ap);
+}
+
+static void report_suppressed(struct partition *p)
+{
+    u32 n = ratelimit_drain(&p->msg_rl);
+    if (n)
+        printk("partition %s: %u message%s suppressed (rate limit)\n", p->name, n,
+               n == 1 ? "" : "s");
+}
+
 /* ------------------------------------------------------------ fault policy */
 
 static u32 state_of(struct partition *p)
@@ -465,11 +487,11 @@ enum part_action partition_fault(struct partition *p, const char *reason, u64 ip
     partition_console_flush(p);
     spin_lock(&fault_lock);
     if (has_gpa)
-        printk("partition %s: fault: %s, rip 0x%llx, gpa 0x%llx\n", p->name, reason,
-               (unsigned long long)ip, (unsigned long long)gpa);
+        part_printk(p, "partition %s: fault: %s, rip 0x%llx, gpa 0x%llx\n", p->name, reason,
+                    (unsigned long long)ip, (unsigned long long)gpa);
     else
-        printk("partition %s: fault: %s, rip 0x%llx\n", p->name, reason,
-               (unsigned long long)ip);
+        part_printk(p, "partition %s: fault: %s, rip 0x%llx\n", p->name, reason,
+                    (unsigned long long)ip);
     enum part_action act = PART_ACT_STOP;
     u32 st = state_of(p);
     if (st == PART_HALTED || st == PART_SHUTDOWN) {
@@ -479,8 +501,8 @@ enum part_action partition_fault(struct partition *p, const char *reason, u64 ip
         printk("partition %s: halted (fault policy: halt)\n", p->name);
     } else if (p->restarts < p->cfg->restart_limit) {
         p->restarts++;
-        printk("partition %s: restarting (restart %u of %u)\n", p->name, p->restarts,
-               p->cfg->restart_limit);
+        part_printk(p, "partition %s: restarting (restart %u of %u)\n", p->name, p->restarts,
+                    p->cfg->restart_limit);
         act = PART_ACT_RESTART;
     } else {
         set_state(p, PART_HALTED);
@@ -505,6 +527,7 @@ void partition_stopped(struct partition *p)
     partition_console_flush(p);
     if (__atomic_exchange_n(&p->stopped, 1, __ATOMIC_ACQ_REL))
         return; /* counted already */
+    report_suppressed(p);
     u32 st = state_of(p);
     if (st == PART_CREATED || st == PART_RUNNING)
         set_state(p, PART_HALTED);

@@ -20,6 +20,7 @@
 #include "config.h"
 #include "console.h"
 #include "spinlock.h"
+#include "ratelimit.h"
 #include "../mm/memslot.h"
 
 #define PART_MAX CFG_MAX_PARTITIONS
@@ -65,6 +66,7 @@ struct partition {
     char con_line[PART_CON_LINE];
     u64 con_dropped;                   /* bytes dropped with the console off */
     u32 stopped;                       /* partition_stopped ran (atomic) */
+    struct ratelimit msg_rl;           /* hypervisor messages the guest triggers */
     void *arch;                        /* arch-private state (EPT/stage-2 root, vCPUs) */
 };
 
@@ -118,6 +120,11 @@ void partition_reset_memory(struct partition *p);
 void partition_console_putc(struct partition *p, char c);
 void partition_console_write(struct partition *p, const char *s, u64 len);
 void partition_console_flush(struct partition *p);
+/* printk for messages a guest can trigger (PSCI calls, ports, traps, faults,
+ * restarts): rate-limited per partition (hv/ratelimit.h), so a guest cannot
+ * flood the console; "partition NAME: N messages suppressed" comes before
+ * the next line that goes out, or when the partition stops. */
+void part_printk(struct partition *p, const char *fmt, ...) __printf(2, 3);
 
 enum part_action { PART_ACT_STOP = 0, PART_ACT_RESTART = 1 };
 /* Report a fault ("partition NAME: fault: REASON, rip ..., gpa ...") and apply

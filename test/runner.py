@@ -317,6 +317,10 @@ def check_output(s, text, rc):
         got = len(re.findall(pat, text, re.M))
         if got != n:
             problems.append(f"/{pat}/ seen {got} times, expected {n}")
+    for pat, n in s.get("expect_max", {}).items():
+        got = len(re.findall(pat, text, re.M))
+        if got > n:
+            problems.append(f"/{pat}/ seen {got} times, at most {n} allowed")
     order = s.get("expect_order", [])
     pos = 0
     for pat in order:

@@ -34,6 +34,11 @@ static u32 ipa_bits(void)
     return bits < 39 ? bits : 39;
 }
 
+u32 stage2_ipa_bits(void)
+{
+    return ipa_bits();
+}
+
 u64 stage2_vtcr(void)
 {
     u32 r = sysreg_read(id_aa64mmfr0_el1) & 0xf;

@@ -148,6 +148,7 @@ static void cpu_setup(struct vcpu_run *v)
     sysreg_write(cnthctl_el2, (cnthctl | (1ULL << 10)) & ~(1ULL << 11));
     /* FP/SIMD and SVE are not trapped: nothing else uses them on this CPU. */
     sysreg_write(cptr_el2, sysreg_read(cptr_el2) | (3ULL << 20) | (3ULL << 16));
+    a64_debug_setup(v->p->cfg->pmu);
     sysreg_write(hcr_el2, HCR_RW64 | HCR_E2H | HCR_VM | HCR_SWIO | HCR_FMO | HCR_IMO | HCR_AMO |
                               HCR_FB | HCR_BSU_IS | HCR_TWI | HCR_TWE | HCR_TSC | HCR_APK |
                               HCR_API);
@@ -281,11 +282,11 @@ static enum leave smccc(struct vcpu_run *v)
             any |= __atomic_load_n(&ap->vcpu[i].state, __ATOMIC_ACQUIRE) != VCPU_OFF;
         spin_unlock(&ap->lock);
         /* No console flush: another vCPU may be in the middle of a line. */
-        printk("partition %s: vCPU %u off (PSCI CPU_OFF)\n", p->name, v->index);
+        part_printk(p, "partition %s: vCPU %u off (PSCI CPU_OFF)\n", p->name, v->index);
         if (any)
             return L_OFF;
         /* Nothing can switch a vCPU on again: the partition has stopped. */
-        printk("partition %s: every vCPU is off: stopping the partition\n", p->name);
+        part_printk(p, "partition %s: every vCPU is off: stopping the partition\n", p->name);
         request(ap, REQ_STOP, false);
         return L_REQ;
     }
@@ -302,14 +303,14 @@ static enum leave smccc(struct vcpu_run *v)
     }
     case PSCI_0_2_SYSTEM_OFF:
         partition_console_flush(p);
-        printk("partition %s: PSCI SYSTEM_OFF from vCPU %u\n", p->name, v->index);
+        part_printk(p, "partition %s: PSCI SYSTEM_OFF from vCPU %u\n", p->name, v->index);
         partition_shutdown(p, 0);
         request(ap, REQ_STOP, false);
         return L_REQ;
     case PSCI_0_2_SYSTEM_RESET:
         partition_console_flush(p);
-        printk("partition %s: PSCI SYSTEM_RESET from vCPU %u: restarting it\n", p->name,
-               v->index);
+        part_printk(p, "partition %s: PSCI SYSTEM_RESET from vCPU %u: restarting it\n", p->name,
+                    v->index);
         request(ap, REQ_RESTART, false);
         return L_REQ;
     default:
@@ -444,6 +445,8 @@ static enum leave handle_sync(struct vcpu_run *v)
         return smccc(v);
     case EC_SYSREG: {
         u32 pi = v->p->index;
+        if (a64_debug_sysreg(&v->ctx, esr))
+            return L_RESUME;
         if (!sysreg_reported[pi]++)
             printk("partition %s: system register access trapped (ESR 0x%llx, pc 0x%llx): "
                    "undefined instruction injected (reported once)\n",
@@ -524,9 +527,9 @@ static bool start_guest(struct vcpu_run *v, bool restart)
             bh_snprintf(what, sizeof(what), "restart %u", p->restarts);
         else
             bh_snprintf(what, sizeof(what), "system reset");
-        printk("partition %s: %s: hypervisor free memory %llu KiB, as at the first "
-               "start (%llu KiB)\n",
-               p->name, what, (unsigned long long)(frames_global()->free_bytes >> 10),
+        part_printk(p, "partition %s: %s: hypervisor free memory %llu KiB, as at the first "
+                    "start (%llu KiB)\n",
+                    p->name, what, (unsigned long long)(frames_global()->free_bytes >> 10),
                (unsigned long long)(free_at_start[p->index] >> 10));
         partition_reset_memory(p);
     }
@@ -615,7 +618,7 @@ void arch_vcpu_run(struct partition *p, u32 index)
             partition_stopped(p);
             return;
         }
-        printk("partition %s: started on cpu %u (%s entry at %#llx, device tree at %#llx)\n",
+        part_printk(p, "partition %s: started on cpu %u (%s entry at %#llx, device tree at %#llx)\n",
                p->name, cpu, cfg_boot_protocol_name(p->cfg->boot),
                (unsigned long long)ap->entry, (unsigned long long)ap->dtb);
     }
@@ -638,7 +641,7 @@ void arch_vcpu_run(struct partition *p, u32 index)
             spin_unlock(&ap->lock);
             enter_state(v, entry, ctx_id);
             if (index != 0)
-                printk("partition %s: vCPU %u started on cpu %u at %#llx (PSCI CPU_ON)\n",
+                part_printk(p, "partition %s: vCPU %u started on cpu %u at %#llx (PSCI CPU_ON)\n",
                        p->name, index, cpu, (unsigned long long)entry);
             l = run_guest(v);
         }

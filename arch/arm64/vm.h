@@ -41,6 +41,12 @@ _Static_assert(sizeof(struct vm_ctx) == VMCTX_SIZE, "vm_ctx layout");
 u64 vm_enter(struct vm_ctx *ctx);
 extern char vm_vectors[];
 
+/* arch/arm64/debug.c: MDCR_EL2/CPTR_EL2 for a partition's vCPU on this CPU
+ * (returns the MDCR_EL2 value); emulate a trapped debug, trace or PMU
+ * register access (false when esr is not one). */
+u64 a64_debug_setup(bool pmu_passthrough);
+bool a64_debug_sysreg(struct vm_ctx *ctx, u64 esr);
+
 /* Guest-physical layout the hypervisor adds to every partition. */
 #define VPL011_GPA 0x09000000ULL
 #define VPL011_SIZE 0x1000ULL

@@ -68,7 +68,7 @@ static const char *const proc2_names[32] = {
     [1] = "EPT", [5] = "VPID", [7] = "unrestricted guest",
 };
 static const char *const proc_names[32] = {
-    [7] = "HLT exiting", [25] = "I/O bitmaps", [28] = "MSR bitmaps", [31] = "secondary controls",
+    [7] = "HLT exiting", [11] = "RDPMC exiting", [25] = "I/O bitmaps", [28] = "MSR bitmaps", [31] = "secondary controls",
 };
 static const char *const exit_names[32] = { [9] = "64-bit host" };
 
@@ -97,9 +97,11 @@ static bool vmx_check(char *why, size_t len)
     }
     vmx.pin = adjust(vmx.true_ctls ? MSR_VMX_TRUE_PINBASED_CTLS : MSR_VMX_PINBASED_CTLS,
                      PIN_EXT_INT_EXIT | PIN_NMI_EXIT, 0, vmx.missing, sizeof(vmx.missing), NULL);
-    u32 want = PROC_HLT_EXIT | PROC_IO_BITMAPS | PROC_MSR_BITMAPS | PROC_PAUSE_EXIT | PROC_SECONDARY;
+    u32 want = PROC_HLT_EXIT | PROC_RDPMC_EXIT | PROC_IO_BITMAPS | PROC_MSR_BITMAPS |
+               PROC_PAUSE_EXIT | PROC_SECONDARY;
     vmx.proc = adjust(vmx.true_ctls ? MSR_VMX_TRUE_PROCBASED_CTLS : MSR_VMX_PROCBASED_CTLS, want,
-                      PROC_HLT_EXIT | PROC_IO_BITMAPS | PROC_MSR_BITMAPS | PROC_SECONDARY,
+                      PROC_HLT_EXIT | PROC_RDPMC_EXIT | PROC_IO_BITMAPS | PROC_MSR_BITMAPS |
+                          PROC_SECONDARY,
                       vmx.missing, sizeof(vmx.missing), proc_names);
     /* The CR3 exits are needed only without EPT; clear them when allowed. */
     vmx.proc &= ~(PROC_CR3_LOAD_EXIT | PROC_CR3_STORE_EXIT) | (u32)p;
@@ -726,7 +728,7 @@ static enum exit_action handle_io(struct vcpu *v, u64 q)
         struct x86_part *xp = v->xp;
         if (!(xp->port_logged[port / 8] & (1u << (port % 8)))) {
             xp->port_logged[port / 8] |= (u8)(1u << (port % 8));
-            printk("partition %s: %s of port %#x is not granted: %s (reported once per port)\n",
+            part_printk(v->p, "partition %s: %s of port %#x is not granted: %s (reported once per port)\n",
                    v->p->name, in ? "read" : "write", port,
                    in ? "reads all-ones" : "write dropped");
         }
@@ -896,7 +898,7 @@ static enum exit_action handle_exit(struct vcpu *v)
     case EXIT_HLT:
         skip_insn();
         if (!(vmread(GUEST_RFLAGS) & (1u << 9))) {
-            printk("partition %s: the guest halted with interrupts disabled; nothing can wake "
+            part_printk(v->p, "partition %s: the guest halted with interrupts disabled; nothing can wake "
                    "it\n",
                    v->p->name);
             return fault(v, "HLT with interrupts disabled", 0, false);
@@ -905,6 +907,9 @@ static enum exit_action handle_exit(struct vcpu *v)
         return X_RESUME;
     case EXIT_PAUSE:
         skip_insn();
+        return X_RESUME;
+    case EXIT_RDPMC:
+        inject_gp(); /* the PMU is the hypervisor's: no counter is given */
         return X_RESUME;
     case EXIT_VMCALL:
         return handle_vmcall(v);
@@ -949,7 +954,7 @@ static bool start_guest(struct vcpu *v, bool restart)
     char err[160];
     if (restart) {
         /* Same frames, fresh contents: nothing is allocated for a restart. */
-        printk("partition %s: restart %u: hypervisor free memory %llu KiB, as at the first "
+        part_printk(v->p, "partition %s: restart %u: hypervisor free memory %llu KiB, as at the first "
                "start (%llu KiB)\n",
                v->p->name, v->p->restarts, (unsigned long long)(frames_global()->free_bytes >> 10),
                (unsigned long long)(free_at_start[v->p->index] >> 10));
@@ -1002,7 +1007,7 @@ void arch_vcpu_run(struct partition *p, u32 index)
         partition_stopped(p);
         return;
     }
-    printk("partition %s: started on cpu %u (%s entry at %#llx)\n", p->name, cpu,
+    part_printk(p, "partition %s: started on cpu %u (%s entry at %#llx)\n", p->name, cpu,
            cfg_boot_protocol_name(p->cfg->boot), (unsigned long long)v->xp->boot.entry);
     struct epoch_domain *ep = hv_epoch();
     for (;;) {

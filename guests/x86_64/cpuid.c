@@ -88,13 +88,28 @@ int guest_main(uint32_t magic, uint32_t info)
     check("WRMSR LSTAR works (guest-owned)", !wrmsr_faults(0xc0000082, 0x12345678));
     check("RDMSR LSTAR reads it back", !rdmsr_faults(0xc0000082, &v) && v == 0x12345678);
     check("RDMSR TSC works", !rdmsr_faults(0x10, &v));
-    check("port 0x80 (not granted) reads all-ones", inb(0x80) == 0xff);
-    check("port 0x80 reads all-ones again", inb(0x80) == 0xff);
-    outb(0x80, 0x12); /* dropped */
+    /* The PMU and the debug MSRs are the hypervisor's. */
+    check("RDMSR IA32_PERFEVTSEL0 raises #GP", rdmsr_faults(0x186, &v));
+    check("WRMSR IA32_PERF_GLOBAL_CTRL raises #GP", wrmsr_faults(0x38f, 1));
+    check("WRMSR IA32_FIXED_CTR_CTRL raises #GP", wrmsr_faults(0x38d, 0x333));
+    check("WRMSR IA32_DEBUGCTL raises #GP", wrmsr_faults(0x1d9, 1));
+    {
+        uint32_t before = gp_count, lo, hi;
+        __asm__ volatile("rdpmc" : "=a"(lo), "=d"(hi) : "c"(0));
+        (void)lo, (void)hi;
+        check("RDPMC raises #GP", gp_count != before);
+    }
+    /* RTC/CMOS belongs to the hypervisor (never granted): the index write is
+     * dropped and the data port reads all-ones, not the real status D (0x80). */
     outb(0x70, 0x0d);
-    uint8_t rtc_d = inb(0x71);
-    gprintf("cpuid: CMOS status D through the granted ports: %x\n", rtc_d);
-    check("granted ports 0x70/0x71 reach the real CMOS (status D bit 7)", rtc_d == 0x80);
+    check("port 0x71 (RTC/CMOS, never granted) reads all-ones", inb(0x71) == 0xff);
+    check("port 0x71 reads all-ones again", inb(0x71) == 0xff);
+    /* Port 0x80 is granted: the emulator's POST latch reads back what was
+     * written, which only the real device can do. */
+    outb(0x80, 0xa5);
+    uint8_t post = inb(0x80);
+    gprintf("cpuid: port 0x80 through the grant reads %x\n", post);
+    check("granted port 0x80 reaches the hardware (POST latch reads back 0xa5)", post == 0xa5);
     __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
     if (c & (1u << 26)) {
         uint32_t cr4;

@@ -702,6 +702,69 @@ static void passthrough_refused(void)
     CHECK_EQ(env_fa.free_bytes, free0);
 }
 
+static unsigned count_lines(const char *buf, const char *needle)
+{
+    unsigned n = 0;
+    for (const char *q = buf; (q = strstr(q, needle)); q += strlen(needle))
+        n++;
+    return n;
+}
+
+/* Issue 12 item 2: guest-triggered messages are rate-limited per partition
+ * (token bucket: RL_BURST at once, RL_PER_SEC a second), the count of what
+ * was dropped comes before the next line or when the partition stops, and
+ * one partition's flood does not eat another's budget. */
+static void message_rate_limit(void)
+{
+    cfg_reset();
+    cfg_part("flood", 0, 1);
+    cfg_ram(&env_cfg.partitions[0], 0, MiB(2));
+    cfg_part("calm", 1, 1);
+    cfg_ram(&env_cfg.partitions[1], 0, MiB(2));
+    CHECK(partitions_create(&env_cfg, &env_bi));
+    struct partition *p = &partitions[0], *q = &partitions[1];
+    p->state = q->state = PART_RUNNING;
+    env_time_us = 5000000;
+    con_clear();
+    for (u32 i = 0; i < 1000; i++)
+        part_printk(p, "partition flood: port %#x\n", i);
+    CHECK_EQ(count_lines(con_buf, "partition flood: port "), RL_BURST);
+    CHECK_EQ(count_lines(con_buf, "suppressed"), 0);
+    /* The neighbour still has its whole budget. */
+    con_clear();
+    part_printk(q, "partition calm: hello\n");
+    CHECK_STR(con_buf, "partition calm: hello\n");
+    /* Half a second later: RL_PER_SEC / 2 tokens; the first line that goes
+     * out is preceded by the count. */
+    env_time_us += 500000;
+    con_clear();
+    for (u32 i = 0; i < 100; i++)
+        part_printk(p, "partition flood: again %u\n", i);
+    char want[100];
+    snprintf(want, sizeof(want), "partition flood: %u messages suppressed (rate limit)\n"
+             "partition flood: again 0\n", 1000 - RL_BURST);
+    CHECK(strncmp(con_buf, want, strlen(want)) == 0);
+    CHECK_EQ(count_lines(con_buf, "partition flood: again "), RL_PER_SEC / 2);
+    /* The clock going backwards (another CPU's TSC) gives nothing extra. */
+    env_time_us -= 100000;
+    con_clear();
+    part_printk(p, "partition flood: backwards\n");
+    CHECK_STR(con_buf, "");
+    /* Stopping reports what is left. */
+    con_clear();
+    partition_stopped(p);
+    snprintf(want, sizeof(want), "partition flood: %u messages suppressed (rate limit)\n",
+             100 - RL_PER_SEC / 2 + 1);
+    CHECK_STR(con_buf, want);
+    /* A long quiet time refills the bucket to RL_BURST, no more. */
+    env_time_us += 3600ULL * 1000000;
+    con_clear();
+    for (u32 i = 0; i < RL_BURST + 5; i++)
+        part_printk(q, "partition calm: %u\n", i);
+    CHECK_EQ(count_lines(con_buf, "partition calm: "), RL_BURST);
+    partitions_destroy();
+}
+
 int main(void)
 {
     env_init();
@@ -717,6 +780,7 @@ int main(void)
     RUN(shutdown_and_end);
     RUN(stopped_without_reason);
     RUN(passthrough_refused);
+    RUN(message_rate_limit);
     env_fini();
     return CHECK_DONE();
 }
