@@ -31,6 +31,10 @@ bool arch_partition_prepare(struct partition *p, char *err, size_t errlen)
         ap->vcpu[v].state = VCPU_OFF;
     }
     vpl011_reset(&ap->uart);
+    u32 pcpus[CFG_MAX_CPUS];
+    for (u32 v = 0; v < ap->nvcpus; v++)
+        pcpus[v] = ap->vcpu[v].cpu;
+    vgic_reset(&ap->vgic, ap->nvcpus, pcpus);
     return stage2_build(p, ap, err, errlen);
 }
 

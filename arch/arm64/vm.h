@@ -44,6 +44,20 @@ extern char vm_vectors[];
 /* Guest-physical layout the hypervisor adds to every partition. */
 #define VPL011_GPA 0x09000000ULL
 #define VPL011_SIZE 0x1000ULL
+#define VPL011_INTID 33 /* SPI 1, as on QEMU virt */
+/* The virtual GICv3 (QEMU virt's layout): distributor, then one 128 KiB
+ * redistributor (RD_base and SGI_base frames) per vCPU. */
+#define VGICD_GPA 0x08000000ULL
+#define VGICD_SIZE 0x10000ULL
+#define VGICR_GPA 0x080a0000ULL
+#define VGICR_STRIDE 0x20000ULL
+#define VGIC_NIRQ 96 /* SGIs, PPIs and SPIs 32..95 */
+
+/* Physical interrupts the hypervisor uses (gic.c). */
+#define GIC_KICK_SGI 1
+#define GIC_MAINT_PPI 25
+#define GIC_VTIMER_PPI 27
+#define GIC_SPURIOUS 1023
 
 /* HCR_EL2 bits */
 #define HCR_VM (1ULL << 0)
@@ -67,6 +81,35 @@ enum part_req { REQ_NONE = 0, REQ_STOP, REQ_RESTART };
 
 struct vpl011 {
     u32 cr, lcr_h, ibrd, fbrd, ifls, imsc, ris, dmacr, ilpr;
+};
+
+struct vgic_cpu {
+    u32 enabled, group, icfgr1; /* SGIs and PPIs */
+    u8 prio[32];
+    u32 waker;
+    /* Pending and active state not in the list registers; interrupts
+     * 0..VGIC_NIRQ-1 (SPIs routed to this vCPU). */
+    u64 pend[VGIC_NIRQ / 64 + 1], act[VGIC_NIRQ / 64 + 1];
+    /* What the owner loaded at its last entry (other vCPUs' reads). */
+    u64 lr_pend[VGIC_NIRQ / 64 + 1], lr_act[VGIC_NIRQ / 64 + 1];
+    /* Clears posted by other vCPUs, applied at the owner's next sync. */
+    u64 clr_pend[VGIC_NIRQ / 64 + 1], clr_act[VGIC_NIRQ / 64 + 1];
+    u32 lr_used;             /* owner only */
+    bool kick;
+    bool timer_phys_active;  /* physical PPI 27 acknowledged, not yet deactivated */
+    u64 timer_irqs, sgis_received;
+};
+
+struct vgic {
+    spinlock_t lock;
+    u32 nvcpus;
+    u32 pcpu[CFG_MAX_CPUS];
+    u32 ctlr;
+    u64 enabled[VGIC_NIRQ / 64 + 1], group[VGIC_NIRQ / 64 + 1], line[VGIC_NIRQ / 64 + 1];
+    u32 icfgr[VGIC_NIRQ / 16];
+    u8 prio[VGIC_NIRQ];
+    u64 route[VGIC_NIRQ];
+    struct vgic_cpu cpu[CFG_MAX_CPUS];
 };
 
 struct a64_vcpu {
@@ -98,6 +141,9 @@ struct a64_part {
     /* virtual UART */
     spinlock_t uart_lock;
     struct vpl011 uart;
+    /* interrupts and timer */
+    struct vgic vgic;
+    u64 cntvoff;      /* CNTVOFF_EL2: the counter at the partition's (re)start */
 };
 
 /* stage2.c */
@@ -113,6 +159,28 @@ bool stage2_lookup(struct a64_part *ap, u64 ipa, u64 *pa, u64 *desc);
 void vpl011_reset(struct vpl011 *u);
 /* Returns the value read (write: 0). */
 u32 vpl011_access(struct partition *p, struct vpl011 *u, u64 off, bool write, u32 val);
+bool vpl011_irq_line(const struct vpl011 *u);
+
+/* gic.c: the physical GICv3 at EL2 */
+bool gic_cpu_init(u32 cpu, char *err, size_t len);
+u32 gic_ack(void);
+void gic_drop(u32 intid);
+void gic_deactivate(u32 intid);
+void gic_kick(u32 cpu);
+
+/* vgic.c */
+void vgic_reset(struct vgic *g, u32 nvcpus, const u32 *pcpus);
+void vgic_cpu_reset(struct vgic *g, u32 vcpu);
+void vgic_hw_reset(void);
+void vgic_hw_off(void);
+void vgic_sync(struct vgic *g, u32 me);
+void vgic_flush(struct vgic *g, u32 me);
+bool vgic_pending(struct vgic *g, u32 me);
+void vgic_timer_fired(struct vgic *g, u32 me);
+void vgic_set_line(struct vgic *g, u32 intid, bool high, u32 me);
+void vgic_sgi(struct vgic *g, u32 me, u64 val, bool group0);
+bool vgic_owns(const struct vgic *g, u64 ipa);
+u64 vgic_mmio(struct vgic *g, u32 me, u64 ipa, u32 size, bool write, u64 val);
 
 /* guest_image.c: the partition's device tree at ap->dtb */
 bool guest_image_load(struct partition *p, struct a64_part *ap, char *err, size_t len);

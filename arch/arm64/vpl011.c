@@ -6,7 +6,9 @@
  * registers hold what is written, the raw interrupt status shows the
  * transmit interrupt (the FIFO is below any level), and the peripheral and
  * PrimeCell identification registers read as a PL011 r1p5. Bytes written to
- * DR go to the partition's console line by line. */
+ * DR go to the partition's console line by line. The combined interrupt
+ * (UARTINTR = RIS & IMSC, so the transmit interrupt whenever TXIM is set)
+ * drives SPI 1 (INTID 33) of the partition's virtual GIC. */
 #include "vm.h"
 
 #define UARTDR 0x000
@@ -47,6 +49,12 @@ void vpl011_reset(struct vpl011 *u)
 static u32 raw_status(const struct vpl011 *u)
 {
     return (u->ris | INT_TX) & INT_ALL;
+}
+
+/* The UART's combined interrupt output (UARTINTR): any unmasked raw status. */
+bool vpl011_irq_line(const struct vpl011 *u)
+{
+    return (raw_status(u) & u->imsc) != 0;
 }
 
 u32 vpl011_access(struct partition *p, struct vpl011 *u, u64 off, bool write, u32 val)
