@@ -153,8 +153,22 @@ def load_scenarios():
     return sc
 
 
+CACHE = os.environ.get("BULKHEAD_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "bulkhead")
+
+
 def resolve(path, arch, out):
-    """'build:foo' is OUT/ARCH/foo, 'host:foo' is OUT/host/foo, else relative to the repo."""
+    """'build:foo' is OUT/ARCH/foo, 'host:foo' is OUT/host/foo, 'cache:debian12-A/foo'
+    is a real Debian guest fetched by tools/fetch-debian-guest.sh A into the cache
+    outside git (fetched on first use), else relative to the repo."""
+    if path.startswith("cache:"):
+        full = os.path.join(CACHE, path[6:])
+        m = re.match(r"debian12-(arm64|amd64)/", path[6:])
+        if m and not os.path.exists(full):
+            rc, txt = run_cmd(["sh", os.path.join(ROOT, "tools", "fetch-debian-guest.sh"), m.group(1)],
+                              timeout=1200)
+            if rc != 0 or not os.path.exists(full):
+                raise RuntimeError(f"tools/fetch-debian-guest.sh {m.group(1)} failed:\n{txt}")
+        return full
     if path.startswith("build:"):
         return os.path.join(out, arch, path[6:])
     if path.startswith("host:"):
