@@ -325,6 +325,16 @@ def check_output(s, text, rc):
             problems.append(f"/{pat}/ not found in order")
             break
         pos = m.end()
+    # "expect_rising": {regex with numeric groups: minimum matches}: every
+    # group must be strictly larger in each match than in the one before
+    # (e.g. a per-CPU interrupt count read twice).
+    for pat, n in s.get("expect_rising", {}).items():
+        ms = [[int(g) for g in m.groups()] for m in re.finditer(pat, text, re.M)]
+        if len(ms) < n:
+            problems.append(f"/{pat}/ seen {len(ms)} times, expected at least {n}")
+        for a, b in zip(ms, ms[1:]):
+            if not all(y > x for x, y in zip(a, b)):
+                problems.append(f"/{pat}/: counts {a} then {b} do not all rise")
     for pat in s.get("reject", []) + ([] if s.get("allow_default_reject") else DEFAULT_REJECT):
         m = re.search(pat, text, re.M)
         if m:
