@@ -33,6 +33,12 @@
 #define CFG_GUEST_ADDR_LIMIT (1ULL << 48) /* guest-physical addresses stay below */
 /* arm64: where a partition with console on sees its virtual PL011 (one page). */
 #define CFG_ARM64_VUART_GPA 0x09000000ULL
+/* arm64: every partition's virtual GICv3: the distributor (64 KiB) and one
+ * 128 KiB redistributor per vCPU. */
+#define CFG_ARM64_VGICD_GPA 0x08000000ULL
+#define CFG_ARM64_VGICD_SIZE 0x10000ULL
+#define CFG_ARM64_VGICR_GPA 0x080a0000ULL
+#define CFG_ARM64_VGICR_STRIDE 0x20000ULL
 
 #define CFG_ERR_WHERE 96
 #define CFG_ERR_PROP 32

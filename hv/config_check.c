@@ -254,6 +254,24 @@ static void check_guest_space(struct vctx *v, u32 pi)
                  "partition's console uses",
                  (unsigned long long)gr[i].base, last(gr[i].base, gr[i].size),
                  (unsigned long long)CFG_ARM64_VUART_GPA);
+    bool arm64 = v->bi->arch && strcmp(v->bi->arch, "arm64") == 0;
+    u64 gicr_size = (u64)pt->ncpus * CFG_ARM64_VGICR_STRIDE;
+    for (u32 i = 0; arm64 && i < n; i++) {
+        if (overlaps(gr[i].base, gr[i].size, CFG_ARM64_VGICD_GPA, CFG_ARM64_VGICD_SIZE))
+            verr(v, gr[i].node, gr[i].prop,
+                 "guest range 0x%llx-0x%llx covers the virtual GIC distributor at 0x%llx-0x%llx",
+                 (unsigned long long)gr[i].base, last(gr[i].base, gr[i].size),
+                 (unsigned long long)CFG_ARM64_VGICD_GPA,
+                 last(CFG_ARM64_VGICD_GPA, CFG_ARM64_VGICD_SIZE));
+        else if (gicr_size &&
+                 overlaps(gr[i].base, gr[i].size, CFG_ARM64_VGICR_GPA, gicr_size))
+            verr(v, gr[i].node, gr[i].prop,
+                 "guest range 0x%llx-0x%llx covers the virtual GIC redistributors at "
+                 "0x%llx-0x%llx (128 KiB for each of the partition's %u vCPUs)",
+                 (unsigned long long)gr[i].base, last(gr[i].base, gr[i].size),
+                 (unsigned long long)CFG_ARM64_VGICR_GPA, last(CFG_ARM64_VGICR_GPA, gicr_size),
+                 pt->ncpus);
+    }
     for (u32 i = 0; i < n; i++)
         for (u32 j = 0; j < i; j++)
             if (overlaps(gr[i].base, gr[i].size, gr[j].base, gr[j].size)) {

@@ -47,10 +47,10 @@ extern char vm_vectors[];
 #define VPL011_INTID 33 /* SPI 1, as on QEMU virt */
 /* The virtual GICv3 (QEMU virt's layout): distributor, then one 128 KiB
  * redistributor (RD_base and SGI_base frames) per vCPU. */
-#define VGICD_GPA 0x08000000ULL
-#define VGICD_SIZE 0x10000ULL
-#define VGICR_GPA 0x080a0000ULL
-#define VGICR_STRIDE 0x20000ULL
+#define VGICD_GPA CFG_ARM64_VGICD_GPA
+#define VGICD_SIZE CFG_ARM64_VGICD_SIZE
+#define VGICR_GPA CFG_ARM64_VGICR_GPA
+#define VGICR_STRIDE CFG_ARM64_VGICR_STRIDE
 #define VGIC_NIRQ 96 /* SGIs, PPIs and SPIs 32..95 */
 
 /* Physical interrupts the hypervisor uses (gic.c). */
