@@ -90,6 +90,7 @@ struct cfg_partition {
     enum cfg_boot_protocol boot;
     bool console;                   /* virtual console on */
     enum cfg_fault_policy fault;
+    bool outside_abort;             /* arm64: outside-access = "abort" */
     u32 restart_limit;              /* with CFG_FAULT_RESTART */
     bool has_load_address;          /* arm64: load the kernel raw at load_address */
     u64 load_address;

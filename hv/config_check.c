@@ -455,6 +455,10 @@ u32 cfg_validate(struct config *cfg, const struct boot_info *bi, struct cfg_errl
                  "\"%s\" is an x86_64 boot protocol (arm64 partitions use \"linux-image\")",
                  cfg_boot_protocol_name(pt->boot));
 
+        if (x86 && pt->outside_abort)
+            verr(&v, pt->node, "outside-access",
+                 "\"abort\" is arm64 only (an x86_64 partition's access outside its memory "
+                 "goes to the fault policy)");
         if (pt->has_load_address) {
             bool inside = false;
             for (u32 j = 0; j < pt->nregions; j++)
@@ -517,6 +521,8 @@ void cfg_describe(const struct config *cfg, void (*emit)(void *ctx, const char *
             ADD("restart (at most %u times)", pt->restart_limit);
         else
             ADD("halt");
+        if (pt->outside_abort)
+            ADD("; outside its memory: external abort");
         emit(ctx, line);
         if (pt->cmdline[0]) {
             pos = 0;

@@ -199,8 +199,11 @@ static void cpu_restore(void)
     isb();
 }
 
-/* Inject an undefined-instruction exception into the guest at EL1. */
-static void inject_undef(struct vcpu_run *v)
+/* Take a synchronous exception to the guest's EL1 with this ESR (and FAR
+ * when far_valid), as the CPU would: ELR = the instruction, SPSR = its
+ * PSTATE, EL1h with D, A, I, F masked, at VBAR_EL1 + the offset for where
+ * it came from. */
+static void inject_sync(struct vcpu_run *v, u64 esr, bool far_valid, u64 far)
 {
     u64 ps = v->ctx.pstate;
     u64 off;
@@ -210,11 +213,19 @@ static void inject_undef(struct vcpu_run *v)
         off = 0x000;      /* from EL1t */
     else
         off = 0x400;      /* from EL0 */
-    sysreg_write(esr_el12, 1ULL << 25); /* EC 0 (unknown), IL */
+    sysreg_write(esr_el12, esr);
+    if (far_valid)
+        sysreg_write(far_el12, far);
     sysreg_write(elr_el12, v->ctx.pc);
     sysreg_write(spsr_el12, ps);
     v->ctx.pc = sysreg_read(vbar_el12) + off;
     v->ctx.pstate = SPSR_EL1H_MASKED;
+}
+
+/* Inject an undefined-instruction exception into the guest at EL1. */
+static void inject_undef(struct vcpu_run *v)
+{
+    inject_sync(v, 1ULL << 25, false, 0); /* EC 0 (unknown reason), IL */
 }
 
 /* ------------------------------------------------------------ SMCCC */
@@ -454,6 +465,36 @@ static enum leave mmio_access(struct vcpu_run *v, u64 ipa, enum mmio_dev dev)
     return L_RESUME;
 }
 
+/* outside-access = "abort": an access or fetch outside the partition's
+ * memory (a stage-2 translation fault, not on the guest's own table walk)
+ * becomes a synchronous external abort at the guest's EL1: data or
+ * instruction abort, from EL0 or the same EL, FSC 0x10, WnR kept, FAR =
+ * the guest's address. Reported once per partition. */
+static u32 abort_reported[PART_MAX];
+
+static bool inject_outside_abort(struct vcpu_run *v, bool insn, u64 ipa)
+{
+    const struct vm_ctx *c = &v->ctx;
+    u32 fsc = c->esr & 0x3f;
+    bool s1ptw = c->esr & (1ULL << 7);
+    if (!v->p->cfg->outside_abort || s1ptw || fsc < 0x04 || fsc > 0x07)
+        return false;
+    bool from_el0 = (c->pstate & 0xf) == 0;
+    u64 ec = insn ? (from_el0 ? 0x20 : 0x21) : (from_el0 ? 0x24 : 0x25);
+    u64 esr = ec << 26 | 1ULL << 25 | 0x10;
+    if (!insn)
+        esr |= c->esr & (1ULL << 6); /* WnR */
+    bool fnv = c->esr & (1ULL << 10);
+    esr |= fnv ? 1ULL << 10 : 0;
+    if (!abort_reported[v->p->index]++)
+        printk("partition %s: %s outside its memory (gpa 0x%llx, pc 0x%llx): synchronous "
+               "external abort injected (outside-access \"abort\"; reported once)\n",
+               v->p->name, insn ? "fetch" : (c->esr & (1ULL << 6)) ? "write" : "read",
+               (unsigned long long)ipa, (unsigned long long)c->pc);
+    inject_sync(v, esr, !fnv, c->far);
+    return true;
+}
+
 static enum leave data_abort(struct vcpu_run *v)
 {
     const struct vm_ctx *c = &v->ctx;
@@ -465,6 +506,8 @@ static enum leave data_abort(struct vcpu_run *v)
         return mmio_access(v, ipa, DEV_UART);
     if (!s1ptw && fsc >= 0x04 && fsc <= 0x07 && vgic_owns(&v->ap->vgic, ipa))
         return mmio_access(v, ipa, DEV_GIC);
+    if (inject_outside_abort(v, false, ipa))
+        return L_RESUME;
     char why[160];
     bh_snprintf(why, sizeof(why), "stage-2 data abort: %s %s%s (ESR 0x%llx, FAR 0x%llx)",
                 s1ptw ? "page-table walk" : write ? "write" : "read", fsc_what(fsc),
@@ -478,6 +521,8 @@ static enum leave insn_abort(struct vcpu_run *v)
     const struct vm_ctx *c = &v->ctx;
     u32 fsc = c->esr & 0x3f;
     char why[160];
+    if (inject_outside_abort(v, true, fault_ipa(c)))
+        return L_RESUME;
     bh_snprintf(why, sizeof(why),
                 "stage-2 instruction abort: fetch %s (ESR 0x%llx, FAR 0x%llx)",
                 fsc >= 0x0c && fsc <= 0x0f ? "from memory that is not executable" : fsc_what(fsc),
