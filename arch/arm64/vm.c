@@ -1,10 +1,14 @@
 /* arm64 vCPUs: each runs at EL1 on the physical CPU its partition owns for
  * it, under VHE (HCR_EL2.E2H stays set, TGE is clear), with the partition's
  * stage-2 tables and VMID. Exits are handled here: SMCCC calls by HVC or by
- * a trapped SMC (PSCI 1.1 and Bulkhead's hypercalls), WFI/WFE, stage-2 data
- * aborts on the virtual PL011 (emulated) or anywhere else outside the
- * partition's memory (fault policy), instruction aborts, system-register
- * traps. Partition-wide stops and restarts (fault policy, shutdown, PSCI
+ * a trapped SMC (PSCI 1.1 and Bulkhead's hypercalls), WFI (the physical CPU
+ * sleeps until the vCPU has an interrupt) and WFE, stage-2 data aborts on
+ * the virtual PL011 and the virtual GIC (emulated) or anywhere else outside
+ * the partition's memory (fault policy, or an injected external abort),
+ * instruction aborts, system-register traps (SGI generation), physical
+ * interrupts (the virtual timer's, kicks, maintenance). The virtual GIC's
+ * list registers are synced after every exit and loaded before every entry
+ * (vgic.c). Partition-wide stops and restarts (fault policy, shutdown, PSCI
  * SYSTEM_OFF/RESET) bring every vCPU of the partition back to the
  * hypervisor by clearing the top of its stage-2 tables, then meet: the
  * boot vCPU carries the request out once all have arrived. */
