@@ -144,6 +144,50 @@ void gic_deactivate(u32 intid)
     isb();
 }
 
+/* SPIs the distributor implements (GICD_TYPER.ITLinesNumber). */
+u32 gic_spi_lines(void)
+{
+    u32 typer = rd32((uintptr_t)arm64_plat.gicd_base + 0x0004);
+    u32 n = 32 * ((typer & 0x1f) + 1);
+    return n > 1020 ? 1020 : n;
+}
+
+/* A pass-through SPI: group 1, priority 0xa0, routed to CPU cpu. */
+void gic_spi_route(u32 intid, u32 cpu)
+{
+    if (intid < 32 || intid >= 1020 || cpu >= MAX_CPUS)
+        return;
+    uintptr_t d = (uintptr_t)arm64_plat.gicd_base;
+    u64 m = percpu[cpu].hwid;
+    u64 aff = ((m >> 32) & 0xff) << 32 | (m & 0xffffff);
+    wr32(d + 0x6000 + 8 * intid, (u32)aff);
+    wr32(d + 0x6000 + 8 * intid + 4, (u32)(aff >> 32));
+    wr32(d + 0x0080 + 4 * (intid / 32), rd32(d + 0x0080 + 4 * (intid / 32)) | 1u << (intid % 32));
+    volatile u8 *prio = (volatile u8 *)(d + 0x0400 + intid);
+    *prio = 0xa0;
+    dsb(sy);
+}
+
+void gic_spi_enable(u32 intid, bool on)
+{
+    if (intid < 32 || intid >= 1020)
+        return;
+    uintptr_t d = (uintptr_t)arm64_plat.gicd_base;
+    wr32(d + (on ? 0x0100 : 0x0180) + 4 * (intid / 32), 1u << (intid % 32));
+    if (!on)
+        wait_clear(d, GICD_CTLR_RWP);
+}
+
+/* Deactivation through the distributor: works whichever CPU acknowledged. */
+void gic_spi_deactivate(u32 intid)
+{
+    if (intid < 32 || intid >= 1020)
+        return;
+    uintptr_t d = (uintptr_t)arm64_plat.gicd_base;
+    wr32(d + 0x0380 + 4 * (intid / 32), 1u << (intid % 32));
+    dsb(sy);
+}
+
 /* Make the physical CPU cpu look at its vCPU's interrupts (it may be in WFI
  * or running the guest). */
 void gic_kick(u32 cpu)

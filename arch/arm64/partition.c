@@ -17,6 +17,25 @@ struct a64_part *a64_part_of(struct partition *p)
 bool arch_partition_prepare(struct partition *p, char *err, size_t errlen)
 {
     struct a64_part *ap = &aparts[p->index];
+    /* Pass-through SPIs: the virtual GIC has INTIDs up to VGIC_NIRQ - 1,
+     * and the physical distributor must implement the SPI. */
+    u32 lines = gic_spi_lines();
+    for (u32 i = 0; i < p->cfg->nirqs; i++) {
+        u32 intid = p->cfg->irqs[i];
+        if (intid < 32 || intid >= VGIC_NIRQ || intid >= lines) {
+            bh_snprintf(err, errlen,
+                        "interrupt %u cannot be passed through: the virtual GIC has SPIs "
+                        "32-%u and this machine's distributor SPIs 32-%u",
+                        intid, VGIC_NIRQ - 1, lines - 1);
+            return false;
+        }
+        if (intid == VPL011_INTID && p->cfg->console) {
+            bh_snprintf(err, errlen,
+                        "interrupt %u is the virtual PL011's (the partition's console is on)",
+                        intid);
+            return false;
+        }
+    }
     /* VTCR_EL2.VS stays 0: 8-bit VMIDs, whatever ID_AA64MMFR1_EL1 offers. */
     if (p->index + 1 > 0xffu) {
         bh_snprintf(err, errlen, "no VMID left for it");

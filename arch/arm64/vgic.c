@@ -281,12 +281,17 @@ void vgic_sync(struct vgic *g, u32 me)
     for (u32 i = 32; i < VGIC_NIRQ; i++)
         if (BIT(g->line, i) && spi_target(g, i) == me && !BIT(c->act, i))
             SETB(c->pend, i);
-    /* The timer's interrupt is neither pending nor active for the guest any
-     * more (deactivated through the hardware bit, or cleared by a register
-     * write): the physical interrupt must not stay active. */
-    if (c->timer_phys_active && !BIT(c->pend, GIC_VTIMER_PPI) && !BIT(c->act, GIC_VTIMER_PPI)) {
-        gic_deactivate(GIC_VTIMER_PPI);
-        c->timer_phys_active = false;
+    /* A forwarded interrupt that is neither pending nor active for the guest
+     * any more (deactivated through the hardware bit, or cleared by a
+     * register write): the physical interrupt must not stay active. */
+    for (u32 i = 0; i < VGIC_NIRQ; i++) {
+        if (!BIT(c->hw_act, i) || BIT(c->pend, i) || BIT(c->act, i))
+            continue;
+        if (i < 32)
+            gic_deactivate(i);
+        else
+            gic_spi_deactivate(i);
+        CLRB(c->hw_act, i);
     }
     spin_unlock(&g->lock);
 }
@@ -329,8 +334,8 @@ void vgic_flush(struct vgic *g, u32 me)
                 lr |= LR_ACTIVE;
                 SETB(c->lr_act, best);
             }
-            if (best == GIC_VTIMER_PPI && c->timer_phys_active)
-                lr |= LR_HW | (u64)GIC_VTIMER_PPI << 32;
+            if (BIT(c->hw_act, best))
+                lr |= LR_HW | (u64)best << 32;
             else if (level_sensitive(g, c, best) && !is_private(best))
                 lr |= LR_EOI;
             CLRB(c->pend, best);
@@ -369,8 +374,26 @@ void vgic_timer_fired(struct vgic *g, u32 me)
     struct vgic_cpu *c = &g->cpu[me];
     spin_lock(&g->lock);
     SETB(c->pend, GIC_VTIMER_PPI);
-    c->timer_phys_active = true;
+    SETB(c->hw_act, GIC_VTIMER_PPI);
     c->timer_irqs++;
+    spin_unlock(&g->lock);
+}
+
+bool vgic_is_hw_spi(const struct vgic *g, u32 intid)
+{
+    return intid >= 32 && intid < VGIC_NIRQ && BIT(g->hw_spi, intid);
+}
+
+/* A pass-through SPI arrived on this CPU (acknowledged, priority dropped,
+ * still active): pending on the vCPU the guest routes it to, forwarded
+ * with the hardware bit so the guest's deactivation deactivates it. */
+void vgic_hw_fired(struct vgic *g, u32 me, u32 intid)
+{
+    spin_lock(&g->lock);
+    u32 t = spi_target(g, intid);
+    set_pending_locked(g, t, intid, me);
+    SETB(g->cpu[t].hw_act, intid);
+    send_kicks_locked(g);
     spin_unlock(&g->lock);
 }
 
@@ -612,6 +635,10 @@ static u64 dist_access(struct vgic *g, u32 me, u32 off, u32 size, bool write, u6
             else
                 r = (g->route[i] >> sh) & 0xffffffffULL;
         }
+        /* A pass-through SPI follows: the physical one goes to the CPU of
+         * the vCPU the guest names. */
+        if (write && vgic_is_hw_spi(g, i))
+            gic_spi_route(i, g->pcpu[spi_target(g, i)]);
         return r;
     }
     if (size != 4)

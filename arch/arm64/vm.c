@@ -157,11 +157,32 @@ static void drain_irqs(struct vcpu_run *v)
         if (intid >= 1020)
             return;
         gic_drop(intid);
-        if (intid == GIC_VTIMER_PPI && v) {
+        if (intid == GIC_VTIMER_PPI) {
             vgic_timer_fired(&v->ap->vgic, v->index);
             continue;
         }
+        if (vgic_is_hw_spi(&v->ap->vgic, intid)) {
+            vgic_hw_fired(&v->ap->vgic, v->index, intid);
+            continue;
+        }
         gic_deactivate(intid);
+    }
+}
+
+/* The partition's pass-through SPIs: each routed to the CPU of vCPU 0 (the
+ * virtual IROUTER's reset value) and enabled, or disabled; any left active
+ * by an earlier run is deactivated. */
+static void passthrough_irqs(struct partition *p, struct a64_part *ap, bool on)
+{
+    for (u32 i = 0; i < p->cfg->nirqs; i++) {
+        u32 intid = p->cfg->irqs[i];
+        gic_spi_enable(intid, false);
+        gic_spi_deactivate(intid);
+        if (on) {
+            ap->vgic.hw_spi[intid / 64] |= 1ULL << (intid % 64);
+            gic_spi_route(intid, ap->vcpu[0].cpu);
+            gic_spi_enable(intid, true);
+        }
     }
 }
 
@@ -697,6 +718,7 @@ static bool start_guest(struct vcpu_run *v, bool restart)
     for (u32 i = 0; i < ap->nvcpus; i++)
         pcpus[i] = ap->vcpu[i].cpu;
     vgic_reset(&ap->vgic, ap->nvcpus, pcpus);
+    passthrough_irqs(p, ap, true);
     isb();
     ap->cntvoff = sysreg_read(cntpct_el0);
     ap->vcpu[0].entry = ap->entry;
@@ -749,8 +771,10 @@ static bool rendezvous(struct vcpu_run *v)
     __atomic_store_n(&ap->req, REQ_NONE, __ATOMIC_RELEASE);
     __atomic_store_n(&ap->finished, !go_on, __ATOMIC_RELEASE);
     __atomic_fetch_add(&ap->gen, 1, __ATOMIC_ACQ_REL);
-    if (!go_on)
+    if (!go_on) {
+        passthrough_irqs(v->p, ap, false);
         partition_stopped(v->p);
+    }
     return go_on;
 }
 
@@ -800,7 +824,7 @@ void arch_vcpu_run(struct partition *p, u32 index)
             epoch_enter_eqs(ep, cpu);
             __asm__ volatile("dsb sy; wfi" ::: "memory");
             epoch_exit_eqs(ep, cpu);
-            drain_irqs(NULL);
+            drain_irqs(v);
         }
         if (__atomic_load_n(&ap->finished, __ATOMIC_ACQUIRE))
             break;

@@ -94,9 +94,11 @@ struct vgic_cpu {
     u64 lr_pend[VGIC_NIRQ / 64 + 1], lr_act[VGIC_NIRQ / 64 + 1];
     /* Clears posted by other vCPUs, applied at the owner's next sync. */
     u64 clr_pend[VGIC_NIRQ / 64 + 1], clr_act[VGIC_NIRQ / 64 + 1];
+    /* Forwarded physical interrupts (PPI 27, pass-through SPIs) acknowledged
+     * and left active for the guest to deactivate through the hardware bit. */
+    u64 hw_act[VGIC_NIRQ / 64 + 1];
     u32 lr_used;             /* owner only */
     bool kick;
-    bool timer_phys_active;  /* physical PPI 27 acknowledged, not yet deactivated */
     u64 timer_irqs, sgis_received;
 };
 
@@ -106,6 +108,7 @@ struct vgic {
     u32 pcpu[CFG_MAX_CPUS];
     u32 ctlr;
     u64 enabled[VGIC_NIRQ / 64 + 1], group[VGIC_NIRQ / 64 + 1], line[VGIC_NIRQ / 64 + 1];
+    u64 hw_spi[VGIC_NIRQ / 64 + 1]; /* the partition's pass-through SPIs */
     u32 icfgr[VGIC_NIRQ / 16];
     u8 prio[VGIC_NIRQ];
     u64 route[VGIC_NIRQ];
@@ -167,6 +170,10 @@ u32 gic_ack(void);
 void gic_drop(u32 intid);
 void gic_deactivate(u32 intid);
 void gic_kick(u32 cpu);
+u32 gic_spi_lines(void);
+void gic_spi_route(u32 intid, u32 cpu);
+void gic_spi_enable(u32 intid, bool on);
+void gic_spi_deactivate(u32 intid);
 
 /* vgic.c */
 void vgic_reset(struct vgic *g, u32 nvcpus, const u32 *pcpus);
@@ -177,6 +184,8 @@ void vgic_sync(struct vgic *g, u32 me);
 void vgic_flush(struct vgic *g, u32 me);
 bool vgic_pending(struct vgic *g, u32 me);
 void vgic_timer_fired(struct vgic *g, u32 me);
+void vgic_hw_fired(struct vgic *g, u32 me, u32 intid);
+bool vgic_is_hw_spi(const struct vgic *g, u32 intid);
 void vgic_set_line(struct vgic *g, u32 intid, bool high, u32 me);
 void vgic_sgi(struct vgic *g, u32 me, u64 val, bool group0);
 bool vgic_owns(const struct vgic *g, u64 ipa);
