@@ -37,9 +37,15 @@ static void check(const char *what, uint64_t got, uint64_t want)
     gprintf("irq: %s %s = %lu\n", got == want ? "ok  " : "FAIL", what, got);
 }
 
+static volatile uint64_t deadline[MAXV];
+
+/* Absolute deadlines one period apart, so handling latency does not add up
+ * (a late tick is taken at once and the next keeps the schedule). */
 static void timer_arm(void)
 {
-    __asm__ volatile("msr cntv_tval_el0, %0; msr cntv_ctl_el0, %1; isb" ::"r"(period),
+    uint32_t v = me() & 1;
+    deadline[v] = (deadline[v] ? deadline[v] : counter()) + period;
+    __asm__ volatile("msr cntv_cval_el0, %0; msr cntv_ctl_el0, %1; isb" ::"r"(deadline[v]),
                      "r"((uint64_t)1)
                      : "memory");
 }
@@ -60,7 +66,9 @@ void irq_handler(void)
     uint32_t intid = gic_ack();
     if (intid >= 1020)
         return;
-    if (intid < 32) {
+    if (intid == 27 && ticks[v] > 0) {
+        /* checked on the first tick only: each read is a trap */
+    } else if (intid < 32) {
         active_in_handler[intid] = bit_of(GICR_SGI_BASE(v) + 0x300, intid);
         pending_in_handler[intid] = bit_of(GICR_SGI_BASE(v) + 0x200, intid);
     } else if (intid < 96) {
