@@ -215,7 +215,7 @@ int guest_main(const void *dtb)
     check("SGI 3 active in its handler", active_in_handler[3], 1);
     check("SGI 3 not pending in its handler", pending_in_handler[3], 0);
     check("SGI 3 neither pending nor active after EOI",
-          bit_of(GICR_SGI_BASE(0) + 0x200, 3) | bit_of(GICR_SGI_BASE(0) + 0x300, 3), 0);
+          (uint64_t)bit_of(GICR_SGI_BASE(0) + 0x200, 3) + bit_of(GICR_SGI_BASE(0) + 0x300, 3), 0);
 
     /* Pending and active through the distributor: SPIs routed to vCPU 1. */
     mmio_w64(GICD_BASE + 0x6000 + 8 * SPI_ROUTED, 1);
@@ -239,7 +239,7 @@ int guest_main(const void *dtb)
     check("SPI 40 active in vCPU 1's handler", active_in_handler[SPI_ROUTED], 1);
     check("SPI 41 never taken", spi_count[SPI_CLEARED], 0);
     check("SPI 40 neither pending nor active after EOI",
-          bit_of(GICD_BASE + 0x204, 8) | bit_of(GICD_BASE + 0x304, 8), 0);
+          (uint64_t)bit_of(GICD_BASE + 0x204, 8) + bit_of(GICD_BASE + 0x304, 8), 0);
 
     /* More pending at once than there are list registers. */
     irq_disable();
