@@ -104,7 +104,10 @@ static void lr_write(u32 n, u64 v)
 
 static u32 lr_count(void)
 {
-    return (u32)(sysreg_read(S3_4_C12_C11_1) & 0x1f) + 1; /* ICH_VTR_EL2.ListRegs */
+    static u32 n;
+    if (!n) /* ICH_VTR_EL2.ListRegs, the same on every CPU */
+        n = (u32)(sysreg_read(S3_4_C12_C11_1) & 0x1f) + 1;
+    return n;
 }
 
 /* ------------------------------------------------------------ state helpers */
@@ -242,17 +245,18 @@ void vgic_hw_off(void)
 
 /* ------------------------------------------------------------ list registers */
 
-/* After an exit: everything in the list registers back into the bitmaps. */
-void vgic_sync(struct vgic *g, u32 me)
+#define NW (VGIC_NIRQ / 64 + 1)
+
+/* After an exit: everything in the list registers back into the bitmaps
+ * (vgic_sync in vm.h skips this when there is nothing to do). */
+void vgic_sync_slow(struct vgic *g, u32 me)
 {
     struct vgic_cpu *c = &g->cpu[me];
-    u32 n = lr_count();
     /* No maintenance interrupt while the list registers are empty. */
     sysreg_write(S3_4_C12_C11_0, ICH_HCR_EN);
     spin_lock(&g->lock);
-    for (u32 i = 0; i < n; i++) {
-        if (!(c->lr_used & (1u << i)))
-            continue;
+    for (u32 used = c->lr_used, i; used; used &= ~(1u << i)) {
+        i = (u32)__builtin_ctz(used);
         u64 lr = lr_read(i);
         u32 intid = (u32)lr & 0xffffffffu;
         lr_write(i, 0);
@@ -269,7 +273,7 @@ void vgic_sync(struct vgic *g, u32 me)
             SETB(c->act, intid);
     }
     c->lr_used = 0;
-    for (u32 w = 0; w < VGIC_NIRQ / 64; w++) {
+    for (u32 w = 0; w < NW; w++) {
         c->pend[w] &= ~c->clr_pend[w];
         c->act[w] &= ~c->clr_act[w];
         c->clr_pend[w] = 0;
@@ -278,46 +282,62 @@ void vgic_sync(struct vgic *g, u32 me)
         c->lr_act[w] = 0;
     }
     /* Level-sensitive virtual device lines are sampled again. */
-    for (u32 i = 32; i < VGIC_NIRQ; i++)
-        if (BIT(g->line, i) && spi_target(g, i) == me && !BIT(c->act, i))
-            SETB(c->pend, i);
+    for (u32 w = 0; w < NW; w++)
+        for (u64 m = g->line[w], b; m; m &= ~(1ULL << b)) {
+            b = (u64)__builtin_ctzll(m);
+            u32 i = w * 64 + (u32)b;
+            if (i >= 32 && i < VGIC_NIRQ && spi_target(g, i) == me && !BIT(c->act, i))
+                SETB(c->pend, i);
+        }
     /* A forwarded interrupt that is neither pending nor active for the guest
      * any more (deactivated through the hardware bit, or cleared by a
      * register write): the physical interrupt must not stay active. */
-    for (u32 i = 0; i < VGIC_NIRQ; i++) {
-        if (!BIT(c->hw_act, i) || BIT(c->pend, i) || BIT(c->act, i))
-            continue;
-        if (i < 32)
-            gic_deactivate(i);
-        else
-            gic_spi_deactivate(i);
-        CLRB(c->hw_act, i);
-    }
+    for (u32 w = 0; w < NW; w++)
+        for (u64 m = c->hw_act[w] & ~(c->pend[w] | c->act[w]), b; m; m &= ~(1ULL << b)) {
+            b = (u64)__builtin_ctzll(m);
+            u32 i = w * 64 + (u32)b;
+            if (i < 32)
+                gic_deactivate(i);
+            else
+                gic_spi_deactivate(i);
+            CLRB(c->hw_act, i);
+        }
     spin_unlock(&g->lock);
 }
 
+/* Can interrupt i be loaded for vCPU me (pass 0: active ones; pass 1:
+ * enabled pending ones)? */
+static bool loadable(const struct vgic *g, const struct vgic_cpu *c, u32 me, u32 i, u32 pass)
+{
+    if (!is_private(i) && spi_target(g, i) != me)
+        return false;
+    if (pass == 0)
+        return true;
+    return enabled(g, c, i) && (g->ctlr & 2) && group1(g, c, i);
+}
+
 /* Before an entry: active interrupts, then the enabled pending ones by
- * priority, into the list registers. */
-void vgic_flush(struct vgic *g, u32 me)
+ * priority, into the list registers (vgic_flush in vm.h skips this when
+ * nothing is pending or active). */
+void vgic_flush_slow(struct vgic *g, u32 me)
 {
     struct vgic_cpu *c = &g->cpu[me];
     u32 n = lr_count(), used = 0;
     bool more = false;
     spin_lock(&g->lock);
-    c->kick = false;
-    for (u32 pass = 0; pass < 2; pass++) {
+    for (u32 pass = 0; pass < 2 && !more; pass++) {
         for (;;) {
             u32 best = VGIC_NIRQ;
-            for (u32 i = 0; i < VGIC_NIRQ; i++) {
-                if (pass == 0 ? !BIT(c->act, i) : !BIT(c->pend, i) || BIT(c->act, i))
-                    continue;
-                if (!is_private(i) && spi_target(g, i) != me)
-                    continue;
-                if (pass == 1 && (!enabled(g, c, i) || !(g->ctlr & 2) ||
-                                  !group1(g, c, i)))
-                    continue;
-                if (best == VGIC_NIRQ || prio_of(g, c, i) < prio_of(g, c, best))
-                    best = i;
+            for (u32 w = 0; w < NW; w++) {
+                u64 m = pass == 0 ? c->act[w] : c->pend[w] & ~c->act[w];
+                for (u64 b; m; m &= ~(1ULL << b)) {
+                    b = (u64)__builtin_ctzll(m);
+                    u32 i = w * 64 + (u32)b;
+                    if (i >= VGIC_NIRQ || !loadable(g, c, me, i, pass))
+                        continue;
+                    if (best == VGIC_NIRQ || prio_of(g, c, i) < prio_of(g, c, best))
+                        best = i;
+                }
             }
             if (best == VGIC_NIRQ)
                 break;
@@ -347,6 +367,7 @@ void vgic_flush(struct vgic *g, u32 me)
     }
     spin_unlock(&g->lock);
     sysreg_write(S3_4_C12_C11_0, ICH_HCR_EN | (more ? ICH_HCR_NPIE : 0));
+    c->hcr_more = more;
     isb();
 }
 
@@ -397,10 +418,15 @@ void vgic_hw_fired(struct vgic *g, u32 me, u32 intid)
     spin_unlock(&g->lock);
 }
 
-/* A virtual device's level-sensitive SPI line. */
+/* A virtual device's level-sensitive SPI line (called under the device's
+ * lock). */
 void vgic_set_line(struct vgic *g, u32 intid, bool high, u32 me)
 {
     if (intid < 32 || intid >= VGIC_NIRQ)
+        return;
+    /* The device's own lock serializes its line changes: unchanged is the
+     * common case and needs no vGIC lock. */
+    if ((bool)BIT(g->line, intid) == high)
         return;
     spin_lock(&g->lock);
     bool was = BIT(g->line, intid);

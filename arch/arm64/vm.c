@@ -448,9 +448,8 @@ static u64 device_access(struct vcpu_run *v, enum mmio_dev dev, u64 ipa, u32 siz
         return vgic_mmio(&ap->vgic, v->index, ipa, size, write, val);
     spin_lock(&ap->uart_lock);
     u64 r = vpl011_access(v->p, &ap->uart, ipa - VPL011_GPA, write, (u32)val);
-    bool line = vpl011_irq_line(&ap->uart);
+    vgic_set_line(&ap->vgic, VPL011_INTID, vpl011_irq_line(&ap->uart), v->index);
     spin_unlock(&ap->uart_lock);
-    vgic_set_line(&ap->vgic, VPL011_INTID, line, v->index);
     return r;
 }
 

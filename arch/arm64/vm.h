@@ -98,6 +98,7 @@ struct vgic_cpu {
      * and left active for the guest to deactivate through the hardware bit. */
     u64 hw_act[VGIC_NIRQ / 64 + 1];
     u32 lr_used;             /* owner only */
+    bool hcr_more;           /* owner only: NPIE set in ICH_HCR_EL2 */
     bool kick;
     u64 timer_irqs, sgis_received;
 };
@@ -180,8 +181,36 @@ void vgic_reset(struct vgic *g, u32 nvcpus, const u32 *pcpus);
 void vgic_cpu_reset(struct vgic *g, u32 vcpu);
 void vgic_hw_reset(void);
 void vgic_hw_off(void);
-void vgic_sync(struct vgic *g, u32 me);
-void vgic_flush(struct vgic *g, u32 me);
+void vgic_sync_slow(struct vgic *g, u32 me);
+void vgic_flush_slow(struct vgic *g, u32 me);
+#define VGIC_NW (VGIC_NIRQ / 64 + 1)
+/* After an exit. Nothing to do (the common case for an exit without
+ * interrupt traffic): no list register in use, nothing posted, no device
+ * line high, nothing forwarded. A post racing with this check comes with a
+ * kick, so the vCPU exits again and sees it. lr_pend/lr_act are only set
+ * together with lr_used. */
+static inline void vgic_sync(struct vgic *g, u32 me)
+{
+    const struct vgic_cpu *c = &g->cpu[me];
+    u64 work = c->lr_used;
+    for (u32 w = 0; w < VGIC_NW; w++)
+        work |= __atomic_load_n(&c->clr_pend[w], __ATOMIC_RELAXED) |
+                __atomic_load_n(&c->clr_act[w], __ATOMIC_RELAXED) |
+                __atomic_load_n(&g->line[w], __ATOMIC_RELAXED) | c->hw_act[w];
+    if (work)
+        vgic_sync_slow(g, me);
+}
+/* Before an entry: nothing pending or active, no list register to load. */
+static inline void vgic_flush(struct vgic *g, u32 me)
+{
+    struct vgic_cpu *c = &g->cpu[me];
+    u64 work = 0;
+    for (u32 w = 0; w < VGIC_NW; w++)
+        work |= __atomic_load_n(&c->pend[w], __ATOMIC_RELAXED) |
+                __atomic_load_n(&c->act[w], __ATOMIC_RELAXED);
+    if (work || c->hcr_more) /* also to switch NPIE off */
+        vgic_flush_slow(g, me);
+}
 bool vgic_pending(struct vgic *g, u32 me);
 void vgic_timer_fired(struct vgic *g, u32 me);
 void vgic_hw_fired(struct vgic *g, u32 me, u32 intid);
