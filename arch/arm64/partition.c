@@ -6,6 +6,48 @@
 #include "../../hv/format.h"
 #include "../../hv/smp.h"
 #include "../../hv/string.h"
+#include "../../boot/arm64/dt.h"
+
+extern struct dt_platform arm64_plat;
+extern uintptr_t arm64_uart;
+
+static bool overlaps(u64 a, u64 as, u64 b, u64 bs)
+{
+    return as && bs && a < b + bs && b < a + as;
+}
+
+/* A pass-through range must not hand the partition anything the
+ * hypervisor drives itself: the GIC distributor and redistributors, and
+ * the console UART. */
+static bool mmio_allowed(const struct cfg_mmio *m, char *err, size_t errlen)
+{
+    const char *what = NULL;
+    u64 base = 0, size = 0;
+    if (arm64_plat.have_gic && overlaps(m->host, m->size, arm64_plat.gicd_base, arm64_plat.gicd_size)) {
+        what = "the GIC distributor";
+        base = arm64_plat.gicd_base;
+        size = arm64_plat.gicd_size;
+    }
+    for (u32 r = 0; !what && r < arm64_plat.ngicr; r++)
+        if (overlaps(m->host, m->size, arm64_plat.gicr_base[r], arm64_plat.gicr_size[r])) {
+            what = "the GIC redistributors";
+            base = arm64_plat.gicr_base[r];
+            size = arm64_plat.gicr_size[r];
+        }
+    if (!what && arm64_uart && overlaps(m->host, m->size, arm64_uart, PAGE_SIZE)) {
+        what = "the hypervisor's console UART";
+        base = arm64_uart;
+        size = PAGE_SIZE;
+    }
+    if (!what)
+        return true;
+    bh_snprintf(err, errlen,
+                "mmio range 0x%llx-0x%llx covers %s (0x%llx-0x%llx), which the hypervisor "
+                "drives itself",
+                (unsigned long long)m->host, (unsigned long long)(m->host + m->size - 1), what,
+                (unsigned long long)base, (unsigned long long)(base + size - 1));
+    return false;
+}
 
 static struct a64_part aparts[PART_MAX];
 
@@ -17,6 +59,9 @@ struct a64_part *a64_part_of(struct partition *p)
 bool arch_partition_prepare(struct partition *p, char *err, size_t errlen)
 {
     struct a64_part *ap = &aparts[p->index];
+    for (u32 i = 0; i < p->cfg->nmmio; i++)
+        if (!mmio_allowed(&p->cfg->mmio[i], err, errlen))
+            return false;
     /* Pass-through SPIs: the virtual GIC has INTIDs up to VGIC_NIRQ - 1,
      * and the physical distributor must implement the SPI. */
     u32 lines = gic_spi_lines();
