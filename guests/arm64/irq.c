@@ -254,7 +254,18 @@ int guest_main(const void *dtb)
               ((mmio_r32(GICD_BASE + 0x204) >> (SPI_FLOOD - 32)) & 0xf) == 0xf,
           1);
     irq_enable();
-    for (uint64_t s = 0; s < 1000000; s++)
+    /* until all 12 have come (at most 2 s), then a little longer so a
+     * duplicate would show */
+    for (uint64_t t0 = counter(); counter() - t0 < 2 * counter_freq();) {
+        uint32_t got = 0;
+        for (uint32_t i = 4; i < 12; i++)
+            got += sgi_count[0][i] != 0;
+        for (uint32_t i = 0; i < 4; i++)
+            got += spi_count[SPI_FLOOD + i] != 0;
+        if (got == 12)
+            break;
+    }
+    for (uint64_t s = 0; s < 100000; s++)
         __asm__ volatile("nop");
     uint32_t once = 0;
     for (uint32_t i = 4; i < 12; i++)
