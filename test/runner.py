@@ -66,14 +66,18 @@ class Results:
         return 0 if self.failed == 0 else 1
 
 
-def run_cmd(cmd, timeout, cwd=ROOT, env=None, stdin=subprocess.DEVNULL):
-    """Run cmd in its own process group; kill the group at timeout.
+def run_cmd(cmd, timeout, cwd=ROOT, env=None, stdin=subprocess.DEVNULL, input_text=None):
+    """Run cmd in its own process group; kill the group at timeout. input_text,
+    when given, is written to its standard input (then closed).
     Returns (returncode or None on timeout, combined output)."""
+    if input_text is not None:
+        stdin = subprocess.PIPE
     p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, stdin=stdin,
                          start_new_session=True, shell=isinstance(cmd, str))
     try:
-        out, _ = p.communicate(timeout=timeout)
+        out, _ = p.communicate(input=input_text.encode() if input_text is not None else None,
+                               timeout=timeout)
         return p.returncode, out.decode(errors="replace")
     except subprocess.TimeoutExpired:
         try:
@@ -359,7 +363,8 @@ def run_scenario(s, args, res):
         res.add(f"scenario.{name}", False, f"setup failed: {e}")
         return
     timeout = s.get("timeout", 60)
-    rc, out = run_cmd(cmd, timeout=timeout, cwd=workdir)
+    # "stdin": text typed on the emulator's serial console (QEMU -serial stdio)
+    rc, out = run_cmd(cmd, timeout=timeout, cwd=workdir, input_text=s.get("stdin"))
     text = out
     if serial:
         try:

@@ -108,8 +108,10 @@ bool gic_cpu_init(u32 cpu, char *err, size_t len)
         wr32(sgi + GICR_IGRPMODR0, 0);
         for (u32 i = 0; i < 8; i++)
             wr32(sgi + GICR_IPRIORITYR + 4 * i, 0xa0a0a0a0u);
-        wr32(sgi + GICR_ISENABLER0,
-             (1u << GIC_KICK_SGI) | (1u << GIC_MAINT_PPI) | (1u << GIC_VTIMER_PPI));
+        u32 en = (1u << GIC_KICK_SGI) | (1u << GIC_MAINT_PPI) | (1u << GIC_VTIMER_PPI);
+        if (arm64_plat.have_timer && arm64_plat.timer_hyp_ppi < 32)
+            en |= 1u << arm64_plat.timer_hyp_ppi; /* EL2 timer: console-input polling */
+        wr32(sgi + GICR_ISENABLER0, en);
         wait_clear(rd + GICR_CTLR, GICR_CTLR_RWP);
         rd_base[cpu] = rd;
     }
@@ -122,6 +124,11 @@ bool gic_cpu_init(u32 cpu, char *err, size_t len)
     sysreg_write(S3_0_C12_C12_7, 1);    /* ICC_IGRPEN1_EL1 */
     isb();
     return true;
+}
+
+u32 gic_hyp_timer_ppi(void)
+{
+    return arm64_plat.have_timer ? arm64_plat.timer_hyp_ppi : GIC_SPURIOUS;
 }
 
 u32 gic_ack(void)

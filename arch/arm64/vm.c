@@ -62,6 +62,7 @@ struct vcpu_run {
     u32 index;
     u32 cpu;
     u64 exits, waits;
+    bool input;       /* console input goes to this vCPU's partition */
     struct vm_ctx ctx;
 };
 
@@ -150,6 +151,38 @@ static void enter_state(struct vcpu_run *v, u64 pc, u64 x0)
  * the virtual timer's is forwarded to the guest (left active until the
  * guest deactivates it), kicks and maintenance interrupts only make the
  * vCPU look at its interrupt state again, which vgic_sync/vgic_flush do. */
+/* Console input (hypervisor command line console.input=NAME): vCPU 0 of
+ * that partition moves what the hypervisor's UART received into the
+ * partition's virtual PL011 (32-byte FIFO; the rest waits in the UART),
+ * after each exit and while it waits in WFI, woken every 10 ms by the EL2
+ * physical timer for that. */
+extern uintptr_t arm64_uart;
+extern const struct boot_info *arm64_bi;
+#define HOST_UART_FR 0x18
+#define HOST_UART_RXFE (1u << 4)
+
+static bool input_for(struct partition *p)
+{
+    char name[CFG_NAME_MAX];
+    return arm64_bi && arm64_uart && p->cfg->console &&
+           bi_cmdline_get(arm64_bi->cmdline, "console.input", name, sizeof(name)) &&
+           strcmp(name, p->name) == 0;
+}
+
+static void poll_input(struct vcpu_run *v)
+{
+    volatile u32 *fr = (volatile u32 *)(arm64_uart + HOST_UART_FR);
+    volatile u32 *dr = (volatile u32 *)arm64_uart;
+    if (*fr & HOST_UART_RXFE)
+        return;
+    struct a64_part *ap = v->ap;
+    spin_lock(&ap->uart_lock);
+    while (!(*fr & HOST_UART_RXFE) && ap->uart.rx_count < VPL011_RX_FIFO)
+        vpl011_rx_push(&ap->uart, (u8)(*dr & 0xff));
+    vgic_set_line(&ap->vgic, VPL011_INTID, vpl011_irq_line(&ap->uart), v->index);
+    spin_unlock(&ap->uart_lock);
+}
+
 static void drain_irqs(struct vcpu_run *v)
 {
     for (u32 n = 0; n < 64; n++) {
@@ -165,6 +198,8 @@ static void drain_irqs(struct vcpu_run *v)
             vgic_hw_fired(&v->ap->vgic, v->index, intid);
             continue;
         }
+        if (intid == gic_hyp_timer_ppi())
+            sysreg_write(cnthp_ctl_el2, 0); /* the input poll's wake-up, done */
         gic_deactivate(intid);
     }
 }
@@ -565,10 +600,17 @@ static enum leave wait_for_interrupt(struct vcpu_run *v)
             return L_RESUME;
         if (req_of(v->ap) != REQ_NONE)
             return L_REQ;
+        if (v->input) {
+            sysreg_write(cnthp_tval_el2, sysreg_read(cntfrq_el0) / 100);
+            sysreg_write(cnthp_ctl_el2, 1);
+            isb();
+        }
         epoch_enter_eqs(ep, v->cpu);
         __asm__ volatile("dsb sy; wfi" ::: "memory");
         epoch_exit_eqs(ep, v->cpu);
         drain_irqs(v);
+        if (v->input)
+            poll_input(v);
         v->waits++;
     }
 }
@@ -679,6 +721,8 @@ static enum leave run_guest(struct vcpu_run *v)
         u64 kind = vm_enter(&v->ctx);
         epoch_exit_eqs(ep, v->cpu);
         vgic_sync(&v->ap->vgic, v->index);
+        if (v->input)
+            poll_input(v);
         if (req_of(v->ap) != REQ_NONE)
             return L_REQ; /* brought back by a partition-wide request */
         enum leave l = handle_exit(v, kind);
@@ -792,6 +836,7 @@ void arch_vcpu_run(struct partition *p, u32 index)
     v->ap = ap;
     v->index = index;
     v->cpu = cpu;
+    v->input = index == 0 && input_for(p);
     char gerr[96];
     if (!gic_cpu_init(cpu, gerr, sizeof(gerr))) {
         printk("partition %s: vCPU %u cannot run on cpu %u: %s\n", p->name, index, cpu, gerr);

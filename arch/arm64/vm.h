@@ -79,8 +79,11 @@ extern char vm_vectors[];
 enum vcpu_state { VCPU_OFF = 0, VCPU_ON_PENDING, VCPU_ON };
 enum part_req { REQ_NONE = 0, REQ_STOP, REQ_RESTART };
 
+#define VPL011_RX_FIFO 32
 struct vpl011 {
     u32 cr, lcr_h, ibrd, fbrd, ifls, imsc, ris, dmacr, ilpr;
+    u8 rx[VPL011_RX_FIFO];  /* console input (console.input=) */
+    u32 rx_head, rx_count;
 };
 
 struct vgic_cpu {
@@ -164,10 +167,12 @@ void vpl011_reset(struct vpl011 *u);
 /* Returns the value read (write: 0). */
 u32 vpl011_access(struct partition *p, struct vpl011 *u, u64 off, bool write, u32 val);
 bool vpl011_irq_line(const struct vpl011 *u);
+bool vpl011_rx_push(struct vpl011 *u, u8 c);
 
 /* gic.c: the physical GICv3 at EL2 */
 bool gic_cpu_init(u32 cpu, char *err, size_t len);
 u32 gic_ack(void);
+u32 gic_hyp_timer_ppi(void);
 void gic_drop(u32 intid);
 void gic_deactivate(u32 intid);
 void gic_kick(u32 cpu);
