@@ -491,7 +491,8 @@ static const char *const hv_props[] = { "log-level", "console-prefix", NULL };
 static const char *const part_props[] = { "cpus", "kernel", "ramdisk", "cmdline",
                                           "boot-protocol", "console", "fault-policy",
                                           "restart-limit", "interrupts", "io-ports",
-                                          "load-address", "pmu", "description", NULL };
+                                          "load-address", "pmu", "outside-access",
+                                          "description", NULL };
 static const char *const part_nodes[] = { "memory", "mmio", NULL };
 static const char *const mem_props[] = { "guest-address", "size", "host-address", NULL };
 static const char *const mmio_props[] = { "address", "size", "guest-address", NULL };
@@ -503,6 +504,7 @@ static const char *const on_off[] = { "off", "on", NULL };
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
 static const char *const protocols[] = { "linux-image", "multiboot", "pvh", NULL };
 static const char *const policies[] = { "halt", "restart", NULL };
+static const char *const outside_modes[] = { "fault", "abort", NULL };
 static const char *const accesses[] = { "r", "rw", NULL };
 
 static void parse_hypervisor(struct pctx *p, int node)
@@ -722,6 +724,7 @@ static void parse_partition(struct pctx *p, struct cfg_partition *pt, int node)
             pt->load_address = la;
         }
     }
+    pt->outside_abort = get_choice(p, node, "outside-access", outside_modes, &present) == 1;
     parse_irqs_ports(p, pt, node);
 
     bool have_memory = false;

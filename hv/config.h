@@ -35,6 +35,12 @@
 #define CFG_ARM64_VUART_GPA 0x09000000ULL
 /* x86: the ports of a partition's virtual 16550 when its console is on. */
 #define CFG_X86_VUART_PORT 0x3f8u
+/* arm64: every partition's virtual GICv3: the distributor (64 KiB) and one
+ * 128 KiB redistributor per vCPU. */
+#define CFG_ARM64_VGICD_GPA 0x08000000ULL
+#define CFG_ARM64_VGICD_SIZE 0x10000ULL
+#define CFG_ARM64_VGICR_GPA 0x080a0000ULL
+#define CFG_ARM64_VGICR_STRIDE 0x20000ULL
 
 #define CFG_ERR_WHERE 96
 #define CFG_ERR_PROP 32
@@ -87,6 +93,7 @@ struct cfg_partition {
     bool console;                   /* virtual console on */
     bool pmu;                       /* arm64: the PMU passed through (EL2 counting off) */
     enum cfg_fault_policy fault;
+    bool outside_abort;             /* arm64: outside-access = "abort" */
     u32 restart_limit;              /* with CFG_FAULT_RESTART */
     bool has_load_address;          /* arm64: load the kernel raw at load_address */
     u64 load_address;

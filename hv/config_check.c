@@ -266,6 +266,24 @@ static void check_guest_space(struct vctx *v, u32 pi)
                  "partition's console uses",
                  (unsigned long long)gr[i].base, last(gr[i].base, gr[i].size),
                  (unsigned long long)CFG_ARM64_VUART_GPA);
+    bool arm64 = v->bi->arch && strcmp(v->bi->arch, "arm64") == 0;
+    u64 gicr_size = (u64)pt->ncpus * CFG_ARM64_VGICR_STRIDE;
+    for (u32 i = 0; arm64 && i < n; i++) {
+        if (overlaps(gr[i].base, gr[i].size, CFG_ARM64_VGICD_GPA, CFG_ARM64_VGICD_SIZE))
+            verr(v, gr[i].node, gr[i].prop,
+                 "guest range 0x%llx-0x%llx covers the virtual GIC distributor at 0x%llx-0x%llx",
+                 (unsigned long long)gr[i].base, last(gr[i].base, gr[i].size),
+                 (unsigned long long)CFG_ARM64_VGICD_GPA,
+                 last(CFG_ARM64_VGICD_GPA, CFG_ARM64_VGICD_SIZE));
+        else if (gicr_size &&
+                 overlaps(gr[i].base, gr[i].size, CFG_ARM64_VGICR_GPA, gicr_size))
+            verr(v, gr[i].node, gr[i].prop,
+                 "guest range 0x%llx-0x%llx covers the virtual GIC redistributors at "
+                 "0x%llx-0x%llx (128 KiB for each of the partition's %u vCPUs)",
+                 (unsigned long long)gr[i].base, last(gr[i].base, gr[i].size),
+                 (unsigned long long)CFG_ARM64_VGICR_GPA, last(CFG_ARM64_VGICR_GPA, gicr_size),
+                 pt->ncpus);
+    }
     for (u32 i = 0; i < n; i++)
         for (u32 j = 0; j < i; j++)
             if (overlaps(gr[i].base, gr[i].size, gr[j].base, gr[j].size)) {
@@ -497,6 +515,10 @@ u32 cfg_validate(struct config *cfg, const struct boot_info *bi, struct cfg_errl
                  "\"%s\" is an x86_64 boot protocol (arm64 partitions use \"linux-image\")",
                  cfg_boot_protocol_name(pt->boot));
 
+        if (x86 && pt->outside_abort)
+            verr(&v, pt->node, "outside-access",
+                 "\"abort\" is arm64 only (an x86_64 partition's access outside its memory "
+                 "goes to the fault policy)");
         if (pt->has_load_address) {
             bool inside = false;
             for (u32 j = 0; j < pt->nregions; j++)
@@ -563,6 +585,8 @@ void cfg_describe(const struct config *cfg, void (*emit)(void *ctx, const char *
             ADD("restart (at most %u times)", pt->restart_limit);
         else
             ADD("halt");
+        if (pt->outside_abort)
+            ADD("; outside its memory: external abort");
         emit(ctx, line);
         if (pt->cmdline[0]) {
             pos = 0;

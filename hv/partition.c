@@ -240,20 +240,11 @@ static bool create_one(const struct config *cfg, const struct boot_info *bi, u32
 {
     struct partition *p = &partitions[i];
     memset(p, 0, sizeof(*p));
-    /* Fail closed: pass-through devices are validated but not wired yet, and a
-     * partition must not run without the devices its configuration gives it. */
-    const struct cfg_partition *pc = &cfg->partitions[i];
-    if (pc->nmmio || pc->nirqs) {
-        printk("partition %s: pass-through MMIO ranges and interrupts are not supported yet "
-               "(the configuration gives it %u and %u); remove them\n",
-               pc->name, pc->nmmio, pc->nirqs);
-        return false;
-    }
     p->index = i;
     p->cfg = &cfg->partitions[i];
     p->name = p->cfg->name;
     p->state = PART_CREATED;
-    memslot_part_init(&p->mem, hv_epoch(), &slot_ops, p, PART_MAX_REGIONS);
+    memslot_part_init(&p->mem, hv_epoch(), &slot_ops, p, PART_MAX_REGIONS + CFG_MAX_MMIO);
     npartitions = i + 1;
 
     p->kernel = bi_find_module(bi, p->cfg->kernel);
@@ -272,6 +263,22 @@ static bool create_one(const struct config *cfg, const struct boot_info *bi, u32
     for (u32 r = 0; r < p->cfg->nregions; r++)
         if (!create_ram(p, r))
             return false;
+    /* Pass-through MMIO: device slots (never executable, never reachable
+     * through guest_ptr), ids after the regions'. Whether the architecture
+     * wires them (and the interrupts) is arch_partition_prepare's call; it
+     * refuses what it cannot give, so nothing runs half-configured. */
+    for (u32 m = 0; m < p->cfg->nmmio; m++) {
+        const struct cfg_mmio *cm = &p->cfg->mmio[m];
+        int err = memslot_create(&p->mem, PART_MAX_REGIONS + m, cm->guest, cm->size, cm->host,
+                                 MEMSLOT_F_DEVICE);
+        if (err) {
+            printk("partition %s: mmio range %u (guest 0x%llx, size 0x%llx, host 0x%llx): "
+                   "memslot: %s\n",
+                   p->name, m, (unsigned long long)cm->guest, (unsigned long long)cm->size,
+                   (unsigned long long)cm->host, memslot_strerror(err));
+            return false;
+        }
+    }
     return true;
 }
 

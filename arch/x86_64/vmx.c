@@ -314,6 +314,15 @@ static bool ept_build(struct partition *p, struct x86_part *xp, char *err, size_
 
 bool arch_partition_prepare(struct partition *p, char *err, size_t errlen)
 {
+    /* Fail closed: pass-through devices are validated but not wired on
+     * x86_64 yet, and a partition must not run without what it was given. */
+    if (p->cfg->nmmio || p->cfg->nirqs) {
+        bh_snprintf(err, errlen,
+                    "pass-through MMIO ranges and interrupts are not supported on x86_64 yet "
+                    "(the configuration gives it %u and %u); remove them",
+                    p->cfg->nmmio, p->cfg->nirqs);
+        return false;
+    }
     if (!vmx_check(err, errlen)) {
         char why[200];
         bh_snprintf(why, sizeof(why), "%s", err);

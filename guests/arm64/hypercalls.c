@@ -75,8 +75,19 @@ int guest_main(const void *dtb)
     expect("MDSCR_EL1 keeps MDE for the guest", (int64_t)mdscr, 1L << 15);
     expect("debug/PMU accesses: exceptions taken", (int64_t)(exceptions - before), 0);
     __asm__ volatile("msr mdscr_el1, xzr");
-    /* WFI and WFE trap and return (no interrupt would ever wake them). */
+    /* WFI waits for an interrupt: the virtual timer, 10 ms ahead, with IRQs
+     * masked in PSTATE (WFI still wakes, nothing is taken). WFE traps and
+     * returns. */
+    gic_dist_on();
+    gic_cpu_on(0, 1u << 27);
+    uint64_t t0 = counter();
+    __asm__ volatile("msr cntv_tval_el0, %0; msr cntv_ctl_el0, %1; isb" ::"r"(counter_freq() / 100),
+                     "r"((uint64_t)1)
+                     : "memory");
     __asm__ volatile("wfi; wfe" ::: "memory");
+    uint64_t waited = counter() - t0;
+    __asm__ volatile("msr cntv_ctl_el0, %0; isb" ::"r"((uint64_t)0) : "memory");
+    expect("WFI waited for the 10 ms timer", waited >= counter_freq() / 100, 1);
     println("hypercalls: wfi and wfe returned");
     gprintf("hypercalls: partition '%s' index %u, %u vCPU, %u MiB, ABI %u\n", pi.name, pi.partition,
             pi.vcpus, (uint32_t)(pi.ram_bytes >> 20), pi.abi_version);

@@ -69,7 +69,7 @@ stacks:
 /* Optional EL1 vectors (guests that want to see an exception the hypervisor
  * injects install them with set_vectors()): a synchronous exception from
  * EL1h is counted, its ESR kept in last_esr, and the faulting instruction
- * skipped. Anything else parks the vCPU. */
+ * skipped. An IRQ calls irq_handler(). Anything else parks the vCPU. */
     .text
     .balign 2048
     .globl guest_vectors
@@ -92,10 +92,52 @@ guest_vectors:
     msr     elr_el1, x0
     ldp     x0, x1, [sp], #16
     eret
-    .rept 11
+    .balign 128                     /* current EL with SP_ELx, IRQ */
+    b       irq_entry
+    .rept 10
     .balign 128
     b       .
     .endr
+
+/* IRQ from EL1h: caller-saved registers around irq_handler() (weak: a
+ * guest without one parks the vCPU). */
+irq_entry:
+    sub     sp, sp, #192
+    stp     x0, x1, [sp, #0]
+    stp     x2, x3, [sp, #16]
+    stp     x4, x5, [sp, #32]
+    stp     x6, x7, [sp, #48]
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    stp     x16, x17, [sp, #128]
+    stp     x18, x29, [sp, #144]
+    mrs     x0, elr_el1
+    mrs     x1, spsr_el1
+    stp     x30, x0, [sp, #160]
+    str     x1, [sp, #176]
+    bl      irq_handler
+    ldr     x1, [sp, #176]
+    ldp     x30, x0, [sp, #160]
+    msr     spsr_el1, x1
+    msr     elr_el1, x0
+    ldp     x18, x29, [sp, #144]
+    ldp     x16, x17, [sp, #128]
+    ldp     x14, x15, [sp, #112]
+    ldp     x12, x13, [sp, #96]
+    ldp     x10, x11, [sp, #80]
+    ldp     x8, x9, [sp, #64]
+    ldp     x6, x7, [sp, #48]
+    ldp     x4, x5, [sp, #32]
+    ldp     x2, x3, [sp, #16]
+    ldp     x0, x1, [sp, #0]
+    add     sp, sp, #192
+    eret
+
+    .weak   irq_handler
+irq_handler:
+    b       .
 
     .bss
     .balign 8
