@@ -188,6 +188,8 @@ static void check_total_memory(struct vctx *v)
     for (u32 i = 0; i < cfg->npartitions; i++)
         for (u32 j = 0; j < cfg->partitions[i].nregions; j++)
             need += cfg->partitions[i].regions[j].size;
+    for (u32 i = 0; i < cfg->npartitions; i++)
+        need += cfg->partitions[i].pool_size;
     for (u32 i = 0; i < cfg->nchannels; i++)
         need += cfg->channels[i].size;
     for (u32 i = 0; i < bi->nmem; i++) {
@@ -229,7 +231,7 @@ static void check_guest_space(struct vctx *v, u32 pi)
 {
     struct config *cfg = v->cfg;
     const struct cfg_partition *pt = &cfg->partitions[pi];
-    struct guest_range gr[CFG_MAX_REGIONS + CFG_MAX_MMIO + CFG_MAX_CHANNELS];
+    struct guest_range gr[CFG_MAX_REGIONS + CFG_MAX_MMIO + CFG_MAX_CHANNELS + 1];
     u32 n = 0;
     char other[CFG_ERR_WHERE];
 
@@ -239,6 +241,9 @@ static void check_guest_space(struct vctx *v, u32 pi)
     for (u32 j = 0; j < pt->nmmio; j++)
         gr[n++] = (struct guest_range){ pt->mmio[j].guest, pt->mmio[j].size, pt->mmio[j].node,
                                         "guest-address" };
+    if (pt->pool_size)
+        gr[n++] = (struct guest_range){ pt->pool_guest, pt->pool_size, pt->pool_node,
+                                        "pool-address" };
     for (u32 c = 0; c < cfg->nchannels; c++) {
         const struct cfg_channel *ch = &cfg->channels[c];
         for (u32 m = 0; m < ch->nmembers; m++)
