@@ -429,7 +429,7 @@ static const char *const hv_props[] = { "log-level", "console-prefix", NULL };
 static const char *const part_props[] = { "cpus", "kernel", "ramdisk", "cmdline",
                                           "boot-protocol", "console", "fault-policy",
                                           "restart-limit", "interrupts", "io-ports",
-                                          "load-address", "control", "pool-address",
+                                          "load-address", "control", "memory-faults", "pool-address",
                                           "pool-size", "description", NULL };
 static const char *const part_nodes[] = { "memory", "mmio", NULL };
 static const char *const mem_props[] = { "guest-address", "size", "host-address", NULL };
@@ -439,6 +439,7 @@ static const char *const member_props[] = { "guest-address", "access", NULL };
 static const char *const none[] = { NULL };
 
 static const char *const on_off[] = { "off", "on", NULL };
+static const char *const memory_faults[] = { "policy", "guest", NULL };
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
 static const char *const protocols[] = { "linux-image", "multiboot", "pvh", NULL };
 static const char *const policies[] = { "halt", "restart", NULL };
@@ -695,6 +696,8 @@ static void parse_partition(struct pctx *p, struct cfg_partition *pt, int node)
     parse_irqs_ports(p, pt, node);
     v = get_choice(p, node, "control", on_off, &present);
     pt->control = v == 1;
+    v = get_choice(p, node, "memory-faults", memory_faults, &present);
+    pt->faults_to_guest = v == 1;
     parse_pool(p, pt, node);
 
     bool have_memory = false;

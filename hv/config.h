@@ -95,6 +95,7 @@ struct cfg_partition {
     u32 nports;
     struct cfg_ports ports[CFG_MAX_PORTS];
     bool control;                   /* may change other partitions' channel windows */
+    bool faults_to_guest;           /* memory-faults = "guest": data aborts go to the guest */
     u64 pool_guest;                 /* balloon pool: guest-physical base */
     u64 pool_size;                  /* 0 when the partition has no pool */
     int pool_node;

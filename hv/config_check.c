@@ -442,6 +442,17 @@ u32 cfg_validate(struct config *cfg, const struct boot_info *bi, struct cfg_errl
                  "\"%s\" is an x86_64 boot protocol (arm64 partitions use \"linux-image\")",
                  cfg_boot_protocol_name(pt->boot));
 
+        /* Runtime map changes need a TLB shootdown of every CPU running the
+         * partition; only arm64 has one (broadcast TLBI) today. */
+        if (x86 && pt->control)
+            verr(&v, pt->node, "control",
+                 "not supported on x86_64 yet (runtime EPT changes need a cross-CPU INVEPT)");
+        if (x86 && pt->pool_size)
+            verr(&v, pt->pool_node, "pool-size",
+                 "not supported on x86_64 yet (runtime EPT changes need a cross-CPU INVEPT)");
+        if (x86 && pt->faults_to_guest)
+            verr(&v, pt->node, "memory-faults", "\"guest\" is not supported on x86_64 yet");
+
         if (pt->has_load_address) {
             bool inside = false;
             for (u32 j = 0; j < pt->nregions; j++)

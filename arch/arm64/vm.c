@@ -164,8 +164,16 @@ static void cpu_restore(void)
     isb();
 }
 
+static void inject(struct vcpu_run *v, u64 esr);
+
 /* Inject an undefined-instruction exception into the guest at EL1. */
 static void inject_undef(struct vcpu_run *v)
+{
+    inject(v, 1ULL << 25); /* EC 0 (unknown), IL */
+}
+
+/* Inject a synchronous exception with syndrome esr into the guest at EL1. */
+static void inject(struct vcpu_run *v, u64 esr)
 {
     u64 ps = v->ctx.pstate;
     u64 off;
@@ -175,7 +183,7 @@ static void inject_undef(struct vcpu_run *v)
         off = 0x000;      /* from EL1t */
     else
         off = 0x400;      /* from EL0 */
-    sysreg_write(esr_el12, 1ULL << 25); /* EC 0 (unknown), IL */
+    sysreg_write(esr_el12, esr);
     sysreg_write(elr_el12, v->ctx.pc);
     sysreg_write(spsr_el12, ps);
     v->ctx.pc = sysreg_read(vbar_el12) + off;
@@ -400,6 +408,17 @@ static enum leave data_abort(struct vcpu_run *v)
     if (!s1ptw && fsc >= 0x04 && fsc <= 0x07 && v->p->cfg->console && ipa >= VPL011_GPA &&
         ipa < VPL011_GPA + VPL011_SIZE)
         return uart_access(v, ipa);
+    if (v->p->cfg->faults_to_guest && !s1ptw) {
+        /* memory-faults = "guest": a synchronous external abort at EL1 (EC
+         * 0x25 from EL1, 0x24 from EL0; DFSC 0x10), same WnR, FAR = the
+         * address the guest used. */
+        bool el0 = (c->pstate & 0xf) == 0;
+        u64 esr = ((el0 ? 0x24ULL : 0x25ULL) << 26) | (1ULL << 25) | (write ? 1ULL << 6 : 0) |
+                  0x10;
+        sysreg_write(far_el12, c->far);
+        inject(v, esr);
+        return L_RESUME;
+    }
     char why[160];
     bh_snprintf(why, sizeof(why), "stage-2 data abort: %s %s%s (ESR 0x%llx, FAR 0x%llx)",
                 s1ptw ? "page-table walk" : write ? "write" : "read", fsc_what(fsc),
