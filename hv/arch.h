@@ -29,5 +29,9 @@ void arch_virt_features(char *buf, size_t size);   /* e.g. "VMX EPT unrestricted
 void arch_poweroff(void);
 /* Short busy delay. */
 void arch_udelay(u64 us);
+/* A free-running timestamp for statistics (arm64: CNTPCT_EL0; x86: TSC) and
+ * its frequency in Hz (0 when not known). */
+u64 arch_timestamp(void);
+u64 arch_timestamp_hz(void);
 
 #endif

@@ -7,6 +7,7 @@
 #include "window.h"
 
 _Static_assert(sizeof(struct bh_part_info) == 56, "bh_part_info is guest ABI");
+_Static_assert(sizeof(struct bh_map_stats) == 48, "bh_map_stats is guest ABI");
 
 static s64 hc_console_write(struct partition *p, u64 gpa, u64 len)
 {
@@ -69,6 +70,8 @@ s64 hypercall_dispatch(struct partition *p, u32 vcpu, u64 nr, u64 a0, u64 a1, u6
         return doorbell_call(p, nr, a0);
     case HC_FREE_FRAMES:
         return free_frames_call(p);
+    case HC_MAP_STATS:
+        return map_stats_call(p, a0, a1, a2);
     default:
         return HC_E_NOSYS;
     }

@@ -30,6 +30,8 @@ enum hc_number {
     HC_DOORBELL_RING = 11,  /* returns how many other attached members were notified */
     HC_DOORBELL_POLL = 12,  /* returns and clears the mask of member indexes that rang */
     HC_FREE_FRAMES = 13,    /* control only: free 4 KiB frames of the hypervisor */
+    HC_MAP_STATS = 14,      /* control only: a0 = partition index, a1 = guest address of
+                               struct bh_map_stats, a2 = its size */
     HC_COUNT
 };
 
@@ -65,6 +67,16 @@ struct bh_part_info {
     u32 restarts;      /* times the partition has been restarted */
     u64 ram_bytes;     /* guest RAM */
     char name[32];
+};
+
+/* Runtime map statistics of one partition, measured in the hypervisor. */
+struct bh_map_stats {
+    u64 changes;        /* runtime slot changes made (windows, pool) */
+    u64 change_ticks;   /* timestamp ticks spent in them, grace periods included */
+    u64 grace_periods;  /* grace periods waited for in them */
+    u64 gp_ticks;       /* ticks spent waiting for those grace periods */
+    u64 unmap_ticks;    /* ticks spent unmapping, TLB flushes included */
+    u64 tick_hz;        /* timestamp frequency (0: unknown) */
 };
 
 struct partition;

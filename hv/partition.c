@@ -100,8 +100,22 @@ static int slot_map(void *ctx, const struct memslot *m)
 static void slot_unmap(void *ctx, u64 gpa, u64 size)
 {
     struct partition *p = ctx;
-    if (p->arch)
-        arch_stage2_unmap(p, gpa, size);
+    if (!p->arch)
+        return;
+    u64 t0 = arch_timestamp();
+    arch_stage2_unmap(p, gpa, size);
+    p->unmap_ticks += arch_timestamp() - t0;
+}
+
+/* epoch_synchronize, timed for the runtime-change statistics (under the
+ * partition's writer lock, so plain updates do). */
+static void slot_sync(void *ctx)
+{
+    struct partition *p = ctx;
+    u64 t0 = arch_timestamp();
+    epoch_synchronize(hv_epoch());
+    p->gp_ticks += arch_timestamp() - t0;
+    p->gp_count++;
 }
 
 static const struct memslot_ops slot_ops = {
@@ -109,7 +123,7 @@ static const struct memslot_ops slot_ops = {
     .free = slot_free,
     .unmap = slot_unmap,
     .map = slot_map,
-    .synchronize = NULL, /* epoch_synchronize(hv_epoch()) */
+    .synchronize = slot_sync,
 };
 
 u64 partition_channel_hpa(u32 c)

@@ -76,6 +76,7 @@ struct partition {
     u64 pool_gpa, pool_size, pool_hpa; /* balloon pool; size 0 = none */
     u32 doorbell[CFG_MAX_CHANNELS];    /* pending ring mask by member index (atomic) */
     u64 slot_changes;                  /* runtime map changes made (statistics) */
+    u64 change_ticks, gp_count, gp_ticks, unmap_ticks; /* their cost (arch_timestamp) */
     void *arch;                        /* arch-private state (EPT/stage-2 root, vCPUs) */
 };
 

@@ -81,9 +81,10 @@ static s64 check_gpa(struct partition *t, u64 gpa, u64 size)
     return HC_OK;
 }
 
-static void count_change(struct partition *t)
+static void count_change(struct partition *t, u64 t0)
 {
     __atomic_fetch_add(&t->slot_changes, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&t->change_ticks, arch_timestamp() - t0, __ATOMIC_RELAXED);
 }
 
 s64 window_call(struct partition *caller, u64 nr, u64 c, u64 target, u64 a2, u64 a3)
@@ -99,6 +100,7 @@ s64 window_call(struct partition *caller, u64 nr, u64 c, u64 target, u64 a2, u64
     bool rw = false;
     s64 e = HC_OK;
     lock(t);
+    u64 t0 = arch_timestamp();
     switch (nr) {
     case HC_WIN_ATTACH:
         if (r->attached) {
@@ -149,7 +151,7 @@ s64 window_call(struct partition *caller, u64 nr, u64 c, u64 target, u64 a2, u64
         e = HC_E_NOSYS;
     }
     if (e == HC_OK)
-        count_change(t);
+        count_change(t, t0);
     unlock(t);
     return e;
 }
@@ -179,6 +181,7 @@ s64 pool_call(struct partition *p, u64 nr, u64 off, u64 size)
     u32 id = POOL_SLOT_BASE + (u32)(off >> PAGE_SHIFT);
     s64 e;
     lock(p);
+    u64 t0 = arch_timestamp();
     if (nr == HC_POOL_TAKE) {
         e = err_of(memslot_create(&p->mem, id, p->pool_gpa + off, size, p->pool_hpa + off,
                                   MEMSLOT_F_EXEC));
@@ -192,7 +195,7 @@ s64 pool_call(struct partition *p, u64 nr, u64 off, u64 size)
             memset((void *)(uintptr_t)(p->pool_hpa + off), 0, size);
     }
     if (e == HC_OK)
-        count_change(p);
+        count_change(p, t0);
     unlock(p);
     return e;
 }
@@ -229,4 +232,27 @@ s64 free_frames_call(struct partition *p)
         return HC_E_PERM;
     const struct frame_alloc *fa = frames_global();
     return fa ? (s64)(fa->free_bytes >> PAGE_SHIFT) : 0;
+}
+
+s64 map_stats_call(struct partition *caller, u64 target, u64 gpa, u64 size)
+{
+    if (!caller->cfg->control)
+        return HC_E_PERM;
+    if (target >= npartitions)
+        return HC_E_NOENT;
+    struct bh_map_stats st;
+    if (size < sizeof(st))
+        return HC_E_INVAL;
+    struct partition *t = &partitions[target];
+    lock(t); /* a consistent snapshot: changes update these under it */
+    st.changes = t->slot_changes;
+    st.change_ticks = t->change_ticks;
+    st.grace_periods = t->gp_count;
+    st.gp_ticks = t->gp_ticks;
+    st.unmap_ticks = t->unmap_ticks;
+    unlock(t);
+    st.tick_hz = arch_timestamp_hz();
+    if (!guest_write(caller, gpa, &st, sizeof(st)))
+        return HC_E_FAULT;
+    return (s64)sizeof(st);
 }

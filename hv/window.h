@@ -20,5 +20,6 @@ s64 window_call(struct partition *caller, u64 nr, u64 channel, u64 target, u64 a
 s64 pool_call(struct partition *p, u64 nr, u64 off, u64 size);
 s64 doorbell_call(struct partition *p, u64 nr, u64 channel);
 s64 free_frames_call(struct partition *p);
+s64 map_stats_call(struct partition *caller, u64 target, u64 gpa, u64 size);
 
 #endif

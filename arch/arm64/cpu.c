@@ -65,6 +65,16 @@ static u64 timer_now(void)
     return sysreg_read(cntpct_el0);
 }
 
+u64 arch_timestamp(void)
+{
+    return timer_now();
+}
+
+u64 arch_timestamp_hz(void)
+{
+    return timer_freq();
+}
+
 void arch_udelay(u64 us)
 {
     u64 f = timer_freq();

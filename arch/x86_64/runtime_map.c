@@ -31,3 +31,15 @@ void arch_stage2_unmap(struct partition *p, u64 gpa, u64 size)
            "x86-64 yet\n",
            p->name, (unsigned long long)gpa, (unsigned long long)size);
 }
+
+u64 arch_timestamp(void)
+{
+    u32 lo, hi;
+    __asm__ volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi)::"memory");
+    return ((u64)hi << 32) | lo;
+}
+
+u64 arch_timestamp_hz(void)
+{
+    return 0; /* TSC frequency not calibrated */
+}

@@ -39,6 +39,7 @@ uint64_t smc_call(uint64_t fid, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t 
 #define HC_DOORBELL_RING 11
 #define HC_DOORBELL_POLL 12
 #define HC_FREE_FRAMES 13
+#define HC_MAP_STATS 14
 static inline int64_t hypercall(uint32_t nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3)
 {
     return (int64_t)hvc_call(HC_BASE + nr, a0, a1, a2, a3);

@@ -332,9 +332,99 @@ static int control_main(uint64_t iters)
     return ok ? 0 : 1;
 }
 
+/* ------------------------------------------------------------ bench */
+
+/* PMU cycle counter at EL1 and EL2 (NSH): under -icount shift=0 it counts
+ * instructions (see guests/arm64/bench.c). */
+static void pmu_start(void)
+{
+    __asm__ volatile("msr pmccfiltr_el0, %0" ::"r"(1UL << 27));
+    __asm__ volatile("msr pmcntenset_el0, %0" ::"r"(1UL << 31));
+    __asm__ volatile("msr pmcr_el0, %0; isb" ::"r"((1UL << 6) | (1UL << 2) | 1UL));
+}
+
+static inline uint64_t cycles(void)
+{
+    uint64_t v;
+    __asm__ volatile("isb; mrs %0, pmccntr_el0" : "=r"(v)::"memory");
+    return v;
+}
+
+struct map_stats {
+    uint64_t changes, change_ticks, grace_periods, gp_ticks, unmap_ticks, tick_hz;
+};
+
+static void stats(struct map_stats *st)
+{
+    if (hypercall(HC_MAP_STATS, 1, (uintptr_t)st, sizeof(*st), 0) != sizeof(*st))
+        fail("MAP_STATS", -1);
+}
+
+static void report(const char *what, uint64_t n, uint64_t cyc, const struct map_stats *a,
+                   const struct map_stats *b)
+{
+    uint64_t gps = b->grace_periods - a->grace_periods;
+    uint64_t gpt = b->gp_ticks - a->gp_ticks, cht = b->change_ticks - a->change_ticks;
+    uint64_t unt = b->unmap_ticks - a->unmap_ticks;
+    uint64_t hz = b->tick_hz ? b->tick_hz : 1;
+    gprintf("bench: %s: %lu changes, %lu PMU cycles each (guest view)\n", what, n, cyc / n);
+    gprintf("bench: %s: in the hypervisor %lu ns each, of which unmap+TLB flush %lu ns; "
+            "without it %lu ns; %lu grace periods, %lu ns each\n",
+            what, cht * 1000000000ULL / hz / n, unt * 1000000000ULL / hz / n,
+            (cht - unt) * 1000000000ULL / hz / n, gps, gps ? gpt * 1000000000ULL / hz / gps : 0);
+}
+
+static int bench_main(uint64_t n)
+{
+    S->addr = 0; /* the readers spin in guest mode without touching the window */
+    mb();
+    S->seq = 2;
+    mb();
+    while (!S->started[0] || !S->started[1])
+        ;
+    pmu_start();
+    uint64_t c0 = cycles();
+    for (uint64_t i = 0; i < n; i++)
+        hypercall(HC_NULL, 0, 0, 0, 0);
+    uint64_t cnull = (cycles() - c0) / n;
+    gprintf("bench: null hypercall: %lu PMU cycles each\n", cnull);
+    struct map_stats a, b;
+    stats(&a);
+    c0 = cycles();
+    for (uint64_t i = 0; i < n; i++)
+        call("PROTECT", HC_WIN_PROTECT, 0, 1, i & 1 ? ACC_RW : ACC_R, 0);
+    uint64_t c = cycles() - c0;
+    stats(&b);
+    report("permission change (PROTECT)", n, c, &a, &b);
+    stats(&a);
+    c0 = cycles();
+    for (uint64_t i = 0; i < n; i++)
+        call("MOVE", HC_WIN_MOVE, 0, 1, i & 1 ? ADDR_A : ADDR_B, 0);
+    c = cycles() - c0;
+    stats(&b);
+    report("move (MOVE)", n, c, &a, &b);
+    stats(&a);
+    c0 = cycles();
+    for (uint64_t i = 0; i < n; i++) {
+        call("DETACH", HC_WIN_DETACH, 0, 1, 0, 0);
+        call("ATTACH", HC_WIN_ATTACH, 0, 1, ADDR_A, ACC_RW);
+    }
+    c = cycles() - c0;
+    stats(&b);
+    report("detach or attach", 2 * n, c, &a, &b);
+    S->done = 1;
+    mb();
+    while (!S->finished[0] || !S->finished[1])
+        ;
+    gprintf("bench: %s\n", failures ? "FAILED" : "done");
+    return failures ? 1 : 0;
+}
+
 int guest_main(const void *dtb)
 {
     const char *args = dt_bootargs(dtb);
+    if (cmdline_u64(args, "bench", 0))
+        return bench_main(cmdline_u64(args, "bench", 0));
     if (cmdline_u64(args, "control", 0))
         return control_main(cmdline_u64(args, "iters", 10000));
     set_vectors();

@@ -71,6 +71,17 @@ static int env_maps, env_unmaps, env_map_fail;
 static u64 env_last_map_gpa, env_last_map_size, env_last_unmap_gpa, env_last_unmap_size;
 static u32 env_last_map_flags;
 
+static u64 env_ticks;
+u64 arch_timestamp(void)
+{
+    return env_ticks += 10; /* every reading 10 ticks later */
+}
+
+u64 arch_timestamp_hz(void)
+{
+    return 1000;
+}
+
 bool arch_runtime_maps(void)
 {
     return true;

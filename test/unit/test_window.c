@@ -293,10 +293,30 @@ static void doorbells(void)
     teardown();
 }
 
-static void free_frames(void)
+static void free_frames_and_stats(void)
 {
     setup(true);
     CHECK_EQ(hc(pc, HC_FREE_FRAMES, 0, 0, 0, 0), frames_global()->free_bytes >> 12);
+    struct bh_map_stats st0, st1;
+    memset(&st0, 0xee, sizeof(st0));
+    CHECK_EQ(hc(pc, HC_MAP_STATS, 1, 0x1000, sizeof(st0), 0), sizeof(st0));
+    CHECK(guest_read(pc, 0x1000, &st0, sizeof(st0)));
+    CHECK_EQ(st0.changes, 0);
+    CHECK_EQ(st0.tick_hz, 1000);
+    CHECK_EQ(hc(pc, HC_WIN_PROTECT, 0, 1, HC_ACCESS_R, 0), 0);
+    CHECK_EQ(hc(pc, HC_MAP_STATS, 1, 0x1000, 64, 0), sizeof(st1));
+    CHECK(guest_read(pc, 0x1000, &st1, sizeof(st1)));
+    CHECK_EQ(st1.changes, 1);
+    CHECK_EQ(st1.grace_periods - st0.grace_periods, 2); /* the slot-less set, then the new one */
+    CHECK_EQ(st1.gp_ticks - st0.gp_ticks, 20);
+    CHECK(st1.change_ticks > st1.gp_ticks - st0.gp_ticks);
+    CHECK_EQ(st1.unmap_ticks - st0.unmap_ticks, 10); /* one unmap */
+    /* Bad arguments. */
+    CHECK_EQ(hc(pc, HC_MAP_STATS, 2, 0x1000, sizeof(st0), 0), E(HC_E_NOENT));
+    CHECK_EQ(hc(pc, HC_MAP_STATS, 1, 0x1000, sizeof(st0) - 1, 0), E(HC_E_INVAL));
+    CHECK_EQ(hc(pc, HC_MAP_STATS, 1, MiB(2) - 8, sizeof(st0), 0), E(HC_E_FAULT));
+    CHECK_EQ(hc(pc, HC_MAP_STATS, 1, MiB(3), sizeof(st0), 0), E(HC_E_FAULT)); /* a gap */
+    CHECK_EQ(hc(pr, HC_MAP_STATS, 1, 0x1000, sizeof(st0), 0), E(HC_E_PERM));
     teardown();
 }
 
@@ -310,7 +330,7 @@ int main(void)
     RUN(pool);
     RUN(slot_limit);
     RUN(doorbells);
-    RUN(free_frames);
+    RUN(free_frames_and_stats);
     env_fini();
     return CHECK_DONE();
 }
