@@ -32,5 +32,9 @@ void arch_udelay(u64 us);
 /* Monotonic microseconds (since some point at boot), comparable across CPUs
  * to a few microseconds; used for message rate limits. */
 u64 arch_time_us(void);
+/* A free-running timestamp for statistics (arm64: CNTPCT_EL0; x86: TSC) and
+ * its frequency in Hz (0 when not known). */
+u64 arch_timestamp(void);
+u64 arch_timestamp_hz(void);
 
 #endif

@@ -491,8 +491,8 @@ static const char *const hv_props[] = { "log-level", "console-prefix", NULL };
 static const char *const part_props[] = { "cpus", "kernel", "ramdisk", "cmdline",
                                           "boot-protocol", "console", "fault-policy",
                                           "restart-limit", "interrupts", "io-ports",
-                                          "load-address", "pmu", "outside-access",
-                                          "description", NULL };
+                                          "load-address", "pmu", "outside-access", "control",
+                                          "pool-address", "pool-size", "description", NULL };
 static const char *const part_nodes[] = { "memory", "mmio", NULL };
 static const char *const mem_props[] = { "guest-address", "size", "host-address", NULL };
 static const char *const mmio_props[] = { "address", "size", "guest-address", NULL };
@@ -675,6 +675,39 @@ static void parse_irqs_ports(struct pctx *p, struct cfg_partition *pt, int node)
     }
 }
 
+/* Balloon pool: pool-address and pool-size, both or neither. */
+static void parse_pool(struct pctx *p, struct cfg_partition *pt, int node)
+{
+    u64 g = 0, s = 0;
+    int rg = get_num(p, node, "pool-address", &g, false);
+    int rs = get_num(p, node, "pool-size", &s, false);
+    if (rg == 0 && rs == 0)
+        return;
+    if (rg == 0 || rs == 0) {
+        if (rg == 0 && rs > 0)
+            perr(p, node, "pool-address", "missing (required with pool-size)");
+        if (rs == 0 && rg > 0)
+            perr(p, node, "pool-size", "missing (required with pool-address)");
+        return;
+    }
+    if (rg < 0 || rs < 0)
+        return;
+    bool ok = check_page(p, node, "pool-address", g, "address");
+    ok &= check_size(p, node, "pool-size", s);
+    if (ok && s > CFG_MAX_POOL) {
+        perr(p, node, "pool-size", "0x%llx is larger than the limit 0x%llx",
+             (unsigned long long)s, (unsigned long long)CFG_MAX_POOL);
+        ok = false;
+    }
+    if (ok)
+        ok = check_end(p, node, "pool-size", g, s, CFG_GUEST_ADDR_LIMIT, "guest");
+    if (!ok)
+        return;
+    pt->pool_guest = g;
+    pt->pool_size = s;
+    pt->pool_node = node;
+}
+
 static void parse_partition(struct pctx *p, struct cfg_partition *pt, int node)
 {
     const char *s;
@@ -726,6 +759,9 @@ static void parse_partition(struct pctx *p, struct cfg_partition *pt, int node)
     }
     pt->outside_abort = get_choice(p, node, "outside-access", outside_modes, &present) == 1;
     parse_irqs_ports(p, pt, node);
+    v = get_choice(p, node, "control", on_off, &present);
+    pt->control = v == 1;
+    parse_pool(p, pt, node);
 
     bool have_memory = false;
     for (int c = fdt_first_child(p->f, node); c >= 0; c = fdt_next_sibling(p->f, c)) {

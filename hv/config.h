@@ -30,6 +30,7 @@
 #define CFG_NAME_MAX 32           /* names incl. the NUL (same as module names) */
 #define CFG_CMDLINE_MAX 256
 #define CFG_MAX_RESTARTS 1000     /* upper bound for restart-limit */
+#define CFG_MAX_POOL (1ULL << 30) /* pool-size limit (1 GiB) */
 #define CFG_GUEST_ADDR_LIMIT (1ULL << 48) /* guest-physical addresses stay below */
 /* arm64: where a partition with console on sees its virtual PL011 (one page). */
 #define CFG_ARM64_VUART_GPA 0x09000000ULL
@@ -103,6 +104,10 @@ struct cfg_partition {
     u32 irqs[CFG_MAX_IRQS];
     u32 nports;
     struct cfg_ports ports[CFG_MAX_PORTS];
+    bool control;                   /* may change other partitions' channel windows */
+    u64 pool_guest;                 /* balloon pool: guest-physical base */
+    u64 pool_size;                  /* 0 when the partition has no pool */
+    int pool_node;
 };
 
 struct cfg_member {

@@ -188,6 +188,8 @@ static void check_total_memory(struct vctx *v)
     for (u32 i = 0; i < cfg->npartitions; i++)
         for (u32 j = 0; j < cfg->partitions[i].nregions; j++)
             need += cfg->partitions[i].regions[j].size;
+    for (u32 i = 0; i < cfg->npartitions; i++)
+        need += cfg->partitions[i].pool_size;
     for (u32 i = 0; i < cfg->nchannels; i++)
         need += cfg->channels[i].size;
     for (u32 i = 0; i < bi->nmem; i++) {
@@ -229,7 +231,7 @@ static void check_guest_space(struct vctx *v, u32 pi)
 {
     struct config *cfg = v->cfg;
     const struct cfg_partition *pt = &cfg->partitions[pi];
-    struct guest_range gr[CFG_MAX_REGIONS + CFG_MAX_MMIO + CFG_MAX_CHANNELS];
+    struct guest_range gr[CFG_MAX_REGIONS + CFG_MAX_MMIO + CFG_MAX_CHANNELS + 1];
     u32 n = 0;
     char other[CFG_ERR_WHERE];
 
@@ -239,6 +241,9 @@ static void check_guest_space(struct vctx *v, u32 pi)
     for (u32 j = 0; j < pt->nmmio; j++)
         gr[n++] = (struct guest_range){ pt->mmio[j].guest, pt->mmio[j].size, pt->mmio[j].node,
                                         "guest-address" };
+    if (pt->pool_size)
+        gr[n++] = (struct guest_range){ pt->pool_guest, pt->pool_size, pt->pool_node,
+                                        "pool-address" };
     for (u32 c = 0; c < cfg->nchannels; c++) {
         const struct cfg_channel *ch = &cfg->channels[c];
         for (u32 m = 0; m < ch->nmembers; m++)
@@ -519,6 +524,15 @@ u32 cfg_validate(struct config *cfg, const struct boot_info *bi, struct cfg_errl
             verr(&v, pt->node, "outside-access",
                  "\"abort\" is arm64 only (an x86_64 partition's access outside its memory "
                  "goes to the fault policy)");
+        /* Runtime map changes need a TLB shootdown of every CPU running the
+         * partition; only arm64 has one (broadcast TLBI) today. */
+        if (x86 && pt->control)
+            verr(&v, pt->node, "control",
+                 "not supported on x86_64 yet (runtime EPT changes need a cross-CPU INVEPT)");
+        if (x86 && pt->pool_size)
+            verr(&v, pt->pool_node, "pool-size",
+                 "not supported on x86_64 yet (runtime EPT changes need a cross-CPU INVEPT)");
+
         if (pt->has_load_address) {
             bool inside = false;
             for (u32 j = 0; j < pt->nregions; j++)

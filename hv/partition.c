@@ -89,12 +89,47 @@ static void slot_free(void *ctx, void *ptr, size_t bytes)
     kfree(ptr, bytes);
 }
 
+/* Second-stage hooks: before arch_partition_prepare the tables do not exist
+ * yet (they are built from the slots), so there is nothing to change. */
+static int slot_map(void *ctx, const struct memslot *m)
+{
+    struct partition *p = ctx;
+    return p->arch ? arch_stage2_map(p, m) : MEMSLOT_OK;
+}
+
+static void slot_unmap(void *ctx, u64 gpa, u64 size)
+{
+    struct partition *p = ctx;
+    if (!p->arch)
+        return;
+    u64 t0 = arch_timestamp();
+    arch_stage2_unmap(p, gpa, size);
+    p->unmap_ticks += arch_timestamp() - t0;
+}
+
+/* epoch_synchronize, timed for the runtime-change statistics (under the
+ * partition's writer lock, so plain updates do). */
+static void slot_sync(void *ctx)
+{
+    struct partition *p = ctx;
+    u64 t0 = arch_timestamp();
+    epoch_synchronize(hv_epoch());
+    p->gp_ticks += arch_timestamp() - t0;
+    p->gp_count++;
+}
+
 static const struct memslot_ops slot_ops = {
     .alloc = slot_alloc,
     .free = slot_free,
-    .unmap = NULL,       /* nothing is unmapped while partitions exist */
-    .synchronize = NULL, /* epoch_synchronize(hv_epoch()) */
+    .unmap = slot_unmap,
+    .map = slot_map,
+    .synchronize = slot_sync,
 };
+
+u64 partition_channel_hpa(u32 c)
+{
+    return c < nchan ? chan[c].hpa : 0;
+}
 
 static inline void *hpa_ptr(u64 hpa)
 {
@@ -222,7 +257,10 @@ static bool create_channel(const struct config *cfg, u32 c)
         r->hpa = hpa;
         r->owned = false; /* the backing is freed once, with the channel */
         r->writable = cm->access == CFG_ACCESS_RW;
+        r->max_rw = r->writable;
+        r->attached = true;
         r->channel = (u16)c;
+        r->member = (u8)m;
         u32 flags = MEMSLOT_F_SHARED | (r->writable ? 0 : MEMSLOT_F_RO);
         int err = memslot_create(&p->mem, r->slot_id, r->gpa, r->size, r->hpa, flags);
         if (err) {
@@ -244,7 +282,7 @@ static bool create_one(const struct config *cfg, const struct boot_info *bi, u32
     p->cfg = &cfg->partitions[i];
     p->name = p->cfg->name;
     p->state = PART_CREATED;
-    memslot_part_init(&p->mem, hv_epoch(), &slot_ops, p, PART_MAX_REGIONS + CFG_MAX_MMIO);
+    memslot_part_init(&p->mem, hv_epoch(), &slot_ops, p, PART_MAX_SLOTS);
     npartitions = i + 1;
 
     p->kernel = bi_find_module(bi, p->cfg->kernel);
@@ -278,6 +316,19 @@ static bool create_one(const struct config *cfg, const struct boot_info *bi, u32
                    (unsigned long long)cm->host, memslot_strerror(err));
             return false;
         }
+    }
+    if (p->cfg->pool_size) {
+        /* Set aside for the partition, mapped only by HC_POOL_TAKE. */
+        p->pool_hpa = alloc_backing(p->cfg->pool_size);
+        if (!p->pool_hpa) {
+            printk("partition %s: pool (guest 0x%llx, size 0x%llx): out of memory\n", p->name,
+                   (unsigned long long)p->cfg->pool_guest,
+                   (unsigned long long)p->cfg->pool_size);
+            return false;
+        }
+        p->pool_gpa = p->cfg->pool_guest;
+        p->pool_size = p->cfg->pool_size;
+        memset(hpa_ptr(p->pool_hpa), 0, p->pool_size);
     }
     return true;
 }
@@ -315,6 +366,8 @@ void partitions_destroy(void)
         for (u32 r = 0; r < p->nregions; r++)
             if (p->region[r].owned)
                 frame_free(p->region[r].hpa, pages_of(p->region[r].size));
+        if (p->pool_hpa)
+            frame_free(p->pool_hpa, pages_of(p->pool_size));
         memset(p, 0, sizeof(*p));
     }
     for (u32 c = 0; c < nchan; c++)

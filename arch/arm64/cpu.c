@@ -71,6 +71,16 @@ u64 arch_time_us(void)
     return t / f * 1000000 + t % f * 1000000 / f;
 }
 
+u64 arch_timestamp(void)
+{
+    return timer_now();
+}
+
+u64 arch_timestamp_hz(void)
+{
+    return timer_freq();
+}
+
 void arch_udelay(u64 us)
 {
     u64 f = timer_freq();

@@ -537,7 +537,10 @@ static bool inject_outside_abort(struct vcpu_run *v, bool insn, u64 ipa)
     const struct vm_ctx *c = &v->ctx;
     u32 fsc = c->esr & 0x3f;
     bool s1ptw = c->esr & (1ULL << 7);
-    if (!v->p->cfg->outside_abort || s1ptw || fsc < 0x04 || fsc > 0x07)
+    /* Translation faults (nothing mapped there) and permission faults (a
+     * write to a read-only window, a fetch from a never-executable one). */
+    bool translation = fsc >= 0x04 && fsc <= 0x07, permission = fsc >= 0x0c && fsc <= 0x0f;
+    if (!v->p->cfg->outside_abort || s1ptw || !(translation || permission))
         return false;
     bool from_el0 = (c->pstate & 0xf) == 0;
     u64 ec = insn ? (from_el0 ? 0x20 : 0x21) : (from_el0 ? 0x24 : 0x25);
@@ -547,9 +550,10 @@ static bool inject_outside_abort(struct vcpu_run *v, bool insn, u64 ipa)
     bool fnv = c->esr & (1ULL << 10);
     esr |= fnv ? 1ULL << 10 : 0;
     if (!abort_reported[v->p->index]++)
-        printk("partition %s: %s outside its memory (gpa 0x%llx, pc 0x%llx): synchronous "
+        printk("partition %s: %s %s (gpa 0x%llx, pc 0x%llx): synchronous "
                "external abort injected (outside-access \"abort\"; reported once)\n",
                v->p->name, insn ? "fetch" : (c->esr & (1ULL << 6)) ? "write" : "read",
+               translation ? "outside its memory" : "against its permissions",
                (unsigned long long)ipa, (unsigned long long)c->pc);
     inject_sync(v, esr, !fnv, c->far);
     return true;

@@ -30,6 +30,16 @@ uint64_t smc_call(uint64_t fid, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t 
 #define HC_PART_INFO 2
 #define HC_SHUTDOWN 3
 #define HC_YIELD 4
+#define HC_WIN_ATTACH 5
+#define HC_WIN_DETACH 6
+#define HC_WIN_MOVE 7
+#define HC_WIN_PROTECT 8
+#define HC_POOL_GIVE 9
+#define HC_POOL_TAKE 10
+#define HC_DOORBELL_RING 11
+#define HC_DOORBELL_POLL 12
+#define HC_FREE_FRAMES 13
+#define HC_MAP_STATS 14
 static inline int64_t hypercall(uint32_t nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3)
 {
     return (int64_t)hvc_call(HC_BASE + nr, a0, a1, a2, a3);
@@ -136,6 +146,7 @@ void *memcpy(void *d, const void *s, size_t n);
 extern char secondary_entry[];
 extern char guest_vectors[];
 extern volatile uint64_t last_esr, exceptions;
+extern volatile uint64_t vcpu_exc[16], vcpu_esr[16], vcpu_far[16];
 static inline void set_vectors(void)
 {
     __asm__ volatile("msr vbar_el1, %0; isb" ::"r"((uintptr_t)guest_vectors) : "memory");

@@ -80,6 +80,35 @@ guest_vectors:
     .endr
     .balign 128                     /* current EL with SP_ELx, synchronous */
     stp     x0, x1, [sp, #-16]!
+    b       sync_el1h
+    .balign 128                     /* current EL with SP_ELx, IRQ */
+    b       irq_entry
+    .rept 10
+    .balign 128
+    b       .
+    .endr
+
+/* Also per vCPU (MPIDR Aff0 & 15): vcpu_exc[] counts, vcpu_esr[] and
+ * vcpu_far[] keep the last syndrome and fault address. */
+sync_el1h:
+    stp     x2, x3, [sp, #-16]!
+    mrs     x2, mpidr_el1
+    and     x2, x2, #15
+    lsl     x2, x2, #3
+    adrp    x1, vcpu_exc
+    add     x1, x1, :lo12:vcpu_exc
+    ldr     x3, [x1, x2]
+    add     x3, x3, #1
+    str     x3, [x1, x2]
+    adrp    x1, vcpu_esr
+    add     x1, x1, :lo12:vcpu_esr
+    mrs     x3, esr_el1
+    str     x3, [x1, x2]
+    adrp    x1, vcpu_far
+    add     x1, x1, :lo12:vcpu_far
+    mrs     x3, far_el1
+    str     x3, [x1, x2]
+    ldp     x2, x3, [sp], #16
     mrs     x0, esr_el1
     adrp    x1, last_esr
     str     x0, [x1, :lo12:last_esr]
@@ -92,12 +121,6 @@ guest_vectors:
     msr     elr_el1, x0
     ldp     x0, x1, [sp], #16
     eret
-    .balign 128                     /* current EL with SP_ELx, IRQ */
-    b       irq_entry
-    .rept 10
-    .balign 128
-    b       .
-    .endr
 
 /* IRQ from EL1h: caller-saved registers around irq_handler() (weak: a
  * guest without one parks the vCPU). */
@@ -141,7 +164,13 @@ irq_handler:
 
     .bss
     .balign 8
-    .globl last_esr, exceptions
+    .globl last_esr, exceptions, vcpu_exc, vcpu_esr, vcpu_far
+vcpu_exc:
+    .space  8 * 16
+vcpu_esr:
+    .space  8 * 16
+vcpu_far:
+    .space  8 * 16
 last_esr:
     .quad   0
 exceptions:
