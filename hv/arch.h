@@ -29,5 +29,12 @@ void arch_virt_features(char *buf, size_t size);   /* e.g. "VMX EPT unrestricted
 void arch_poweroff(void);
 /* Short busy delay. */
 void arch_udelay(u64 us);
+/* Monotonic microseconds (since some point at boot), comparable across CPUs
+ * to a few microseconds; used for message rate limits. */
+u64 arch_time_us(void);
+/* A free-running timestamp for statistics (arm64: CNTPCT_EL0; x86: TSC) and
+ * its frequency in Hz (0 when not known). */
+u64 arch_timestamp(void);
+u64 arch_timestamp_hz(void);
 
 #endif

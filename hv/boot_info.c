@@ -10,6 +10,14 @@ bool bi_add_reserved(struct boot_info *bi, u64 base, u64 size, const char *what)
     return true;
 }
 
+bool bi_add_reserved_ports(struct boot_info *bi, u32 base, u32 count, const char *what)
+{
+    if (bi->nports_rsv >= BI_MAX_PORT_RSV || count == 0 || base > 0xffff || count > 0x10000 - base)
+        return false;
+    bi->ports_rsv[bi->nports_rsv++] = (struct port_range){ base, count, what };
+    return true;
+}
+
 bool bi_add_mem(struct boot_info *bi, u64 base, u64 size, u32 type)
 {
     if (bi->nmem >= BI_MAX_MEM)

@@ -12,6 +12,7 @@
 #define BI_NAME_MAX 32
 #define BI_CMDLINE_MAX 256
 #define BI_MAX_CPUS 64
+#define BI_MAX_PORT_RSV 48
 
 enum mem_type {
     MEM_USABLE = 1,
@@ -26,6 +27,14 @@ struct mem_range {
     u64 size;
     u32 type;       /* enum mem_type (for the memory map) */
     const char *what; /* for reserved ranges: who owns it ("hypervisor", "module rtos", ...) */
+};
+
+/* I/O ports the hypervisor or the platform needs (x86): never granted to a
+ * partition. `what` names the device in refusals. */
+struct port_range {
+    u32 base;
+    u32 count;
+    const char *what;
 };
 
 struct boot_module {
@@ -52,6 +61,12 @@ struct boot_info {
     struct mem_range rsv[BI_MAX_RSV];      /* never handed out by the frame allocator */
     u32 nmod;
     struct boot_module mod[BI_MAX_MODULES];
+    /* Guest-physical address bits partitions get (arm64: the stage-2 IPA
+     * size; 0: CFG_GUEST_ADDR_LIMIT). The boot and the host checker fill it
+     * alike, and cfg_validate refuses guest ranges beyond it. */
+    u32 guest_phys_bits;
+    u32 nports_rsv;
+    struct port_range ports_rsv[BI_MAX_PORT_RSV]; /* ports no partition may be given */
 
     u64 acpi_rsdp;      /* physical address of a copy of the RSDP, 0 if none */
     u8 acpi_rsdp_copy[36]; /* the RSDP as the boot loader gave it */
@@ -67,6 +82,9 @@ struct boot_info {
 /* Add a reserved range; false when the table is full. */
 bool bi_add_reserved(struct boot_info *bi, u64 base, u64 size, const char *what);
 /* Add a memory-map entry; false when the table is full. */
+/* Add ports no partition may be given; false when the table is full or the
+ * range is empty or beyond 0xffff. */
+bool bi_add_reserved_ports(struct boot_info *bi, u32 base, u32 count, const char *what);
 bool bi_add_mem(struct boot_info *bi, u64 base, u64 size, u32 type);
 /* Add a module, splitting "name args..." into name and args. */
 enum bi_mod_err { BI_MOD_OK = 0, BI_MOD_FULL, BI_MOD_NONAME, BI_MOD_NAMELONG };

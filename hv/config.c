@@ -28,9 +28,17 @@ void cfg_errlist_sort(struct cfg_errlist *el)
 
 int cfg_format_error(const struct cfg_error *e, char *buf, size_t size)
 {
+    /* Node paths, property names and quoted values come from the blob:
+     * the line is escaped so none of them can end it or send escapes. */
+    char raw[CFG_ERR_WHERE + CFG_ERR_PROP + CFG_ERR_MSG + 16];
     if (e->prop[0])
-        return bh_snprintf(buf, size, "config: %s: %s: %s", e->where, e->prop, e->msg);
-    return bh_snprintf(buf, size, "config: %s: %s", e->where, e->msg);
+        bh_snprintf(raw, sizeof(raw), "config: %s: %s: %s", e->where, e->prop, e->msg);
+    else
+        bh_snprintf(raw, sizeof(raw), "config: %s: %s", e->where, e->msg);
+    char esc[sizeof(raw) * 4];
+    size_t n = bh_escape(esc, sizeof(esc), raw, sizeof(raw));
+    bh_strlcpy(buf, esc, size);
+    return (int)n;
 }
 
 void cfg_verr(struct cfg_errlist *el, const struct fdt *f, int node, const char *prop,
@@ -227,6 +235,41 @@ static void unknown_node(struct pctx *p, int node, const char *const *allowed, c
 /* Each returns 1 when the property is present and well-formed, 0 when it is
  * absent (reporting "missing" if required), -1 when it is malformed (reported). */
 
+/* A device tree blob carries no types. A value that is one or more non-empty
+ * NUL-terminated strings of printable ASCII was written as a string (no
+ * number a configuration uses has that shape: it would need a printable
+ * byte in its top position and a zero byte only at the very end of every
+ * run), so a numeric property holding one is refused as a string. */
+static bool looks_like_string(const u8 *d, u32 len)
+{
+    if (len < 2 || d[len - 1] != 0)
+        return false;
+    bool start = true;
+    for (u32 i = 0; i < len; i++) {
+        if (d[i] == 0) {
+            if (start)
+                return false; /* empty string */
+            start = true;
+        } else if (d[i] < 0x20 || d[i] >= 0x7f) {
+            return false;
+        } else {
+            start = false;
+        }
+    }
+    return true;
+}
+
+/* Report a string where cells were expected; true when it was one. */
+static bool string_for_number(struct pctx *p, int node, const char *name, const u8 *d, u32 len,
+                              const char *shape)
+{
+    if (!looks_like_string(d, len))
+        return false;
+    perr(p, node, name, "expected %s, found the string \"%.*s\"", shape, (int)(len - 1),
+         (const char *)d);
+    return true;
+}
+
 static int get_num(struct pctx *p, int node, const char *name, u64 *out, bool required)
 {
     u32 len;
@@ -236,6 +279,8 @@ static int get_num(struct pctx *p, int node, const char *name, u64 *out, bool re
             perr(p, node, name, "missing (required)");
         return 0;
     }
+    if (string_for_number(p, node, name, d, len, "a number (one or two 32-bit cells)"))
+        return -1;
     if (len == 4) {
         *out = fdt_be32(d);
     } else if (len == 8) {
@@ -257,6 +302,8 @@ static int get_u32(struct pctx *p, int node, const char *name, u32 *out, bool re
             perr(p, node, name, "missing (required)");
         return 0;
     }
+    if (string_for_number(p, node, name, d, len, "a number (one 32-bit cell)"))
+        return -1;
     if (len != 4) {
         perr(p, node, name, "expected one 32-bit cell, got %u bytes", len);
         return -1;
@@ -275,7 +322,11 @@ static int get_str(struct pctx *p, int node, const char *name, const char **out,
         return 0;
     }
     if (len == 0 || d[len - 1] != 0) {
-        perr(p, node, name, "expected a string, got %u bytes that are not one", len);
+        if (len && len % 4 == 0)
+            perr(p, node, name, "expected a string, found %u 32-bit cell%s (first <0x%x>)",
+                 len / 4, len == 4 ? "" : "s", fdt_be32(d));
+        else
+            perr(p, node, name, "expected a string, got %u bytes that are not one", len);
         return -1;
     }
     if (strnlen(d, len) != len - 1) {
@@ -302,6 +353,10 @@ static int get_cells(struct pctx *p, int node, const char *name, const u8 **data
         perr(p, node, name, "empty (expected %s)", shape);
         return -1;
     }
+    char what[96];
+    bh_snprintf(what, sizeof(what), "32-bit cells (%s)", shape);
+    if (string_for_number(p, node, name, d, len, what))
+        return -1;
     if (len % 4) {
         perr(p, node, name, "expected 32-bit cells (%s), got %u bytes", shape, len);
         return -1;
@@ -377,11 +432,18 @@ static void take_module_name(struct pctx *p, int node, const char *prop, char *d
     if (get_str(p, node, prop, &s, strcmp(prop, "kernel") == 0) <= 0)
         return;
     size_t n = strlen(s);
-    for (size_t i = 0; i < n; i++)
-        if (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+    for (size_t i = 0; i < n; i++) {
+        u8 b = (u8)s[i];
+        if (b == ' ' || b == '\t' || b == '\n' || b == '\r') {
             perr(p, node, prop, "module name '%s' contains white space", s);
             return;
         }
+        if (b < 0x20 || b >= 0x7f) {
+            perr(p, node, prop, "module name '%s' has byte 0x%02x at %u (names are printable ASCII)",
+                 s, b, (unsigned)i);
+            return;
+        }
+    }
     if (n >= CFG_NAME_MAX) {
         perr(p, node, prop, "module name is %u characters long (at most %u)", (unsigned)n,
              CFG_NAME_MAX - 1);
@@ -429,7 +491,8 @@ static const char *const hv_props[] = { "log-level", "console-prefix", NULL };
 static const char *const part_props[] = { "cpus", "kernel", "ramdisk", "cmdline",
                                           "boot-protocol", "console", "fault-policy",
                                           "restart-limit", "interrupts", "io-ports",
-                                          "load-address", "description", NULL };
+                                          "load-address", "pmu", "outside-access", "control",
+                                          "pool-address", "pool-size", "description", NULL };
 static const char *const part_nodes[] = { "memory", "mmio", NULL };
 static const char *const mem_props[] = { "guest-address", "size", "host-address", NULL };
 static const char *const mmio_props[] = { "address", "size", "guest-address", NULL };
@@ -441,6 +504,7 @@ static const char *const on_off[] = { "off", "on", NULL };
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
 static const char *const protocols[] = { "linux-image", "multiboot", "pvh", NULL };
 static const char *const policies[] = { "halt", "restart", NULL };
+static const char *const outside_modes[] = { "fault", "abort", NULL };
 static const char *const accesses[] = { "r", "rw", NULL };
 
 static void parse_hypervisor(struct pctx *p, int node)
@@ -611,6 +675,39 @@ static void parse_irqs_ports(struct pctx *p, struct cfg_partition *pt, int node)
     }
 }
 
+/* Balloon pool: pool-address and pool-size, both or neither. */
+static void parse_pool(struct pctx *p, struct cfg_partition *pt, int node)
+{
+    u64 g = 0, s = 0;
+    int rg = get_num(p, node, "pool-address", &g, false);
+    int rs = get_num(p, node, "pool-size", &s, false);
+    if (rg == 0 && rs == 0)
+        return;
+    if (rg == 0 || rs == 0) {
+        if (rg == 0 && rs > 0)
+            perr(p, node, "pool-address", "missing (required with pool-size)");
+        if (rs == 0 && rg > 0)
+            perr(p, node, "pool-size", "missing (required with pool-address)");
+        return;
+    }
+    if (rg < 0 || rs < 0)
+        return;
+    bool ok = check_page(p, node, "pool-address", g, "address");
+    ok &= check_size(p, node, "pool-size", s);
+    if (ok && s > CFG_MAX_POOL) {
+        perr(p, node, "pool-size", "0x%llx is larger than the limit 0x%llx",
+             (unsigned long long)s, (unsigned long long)CFG_MAX_POOL);
+        ok = false;
+    }
+    if (ok)
+        ok = check_end(p, node, "pool-size", g, s, CFG_GUEST_ADDR_LIMIT, "guest");
+    if (!ok)
+        return;
+    pt->pool_guest = g;
+    pt->pool_size = s;
+    pt->pool_node = node;
+}
+
 static void parse_partition(struct pctx *p, struct cfg_partition *pt, int node)
 {
     const char *s;
@@ -633,6 +730,8 @@ static void parse_partition(struct pctx *p, struct cfg_partition *pt, int node)
     pt->boot = v >= 0 ? (enum cfg_boot_protocol)(CFG_BOOT_LINUX_IMAGE + v) : CFG_BOOT_DEFAULT;
     v = get_choice(p, node, "console", on_off, &present);
     pt->console = v >= 0 ? v == 1 : true;
+    v = get_choice(p, node, "pmu", on_off, &present);
+    pt->pmu = v == 1;
     v = get_choice(p, node, "fault-policy", policies, &present);
     pt->fault = v == 1 ? CFG_FAULT_RESTART : CFG_FAULT_HALT;
     u32 lim;
@@ -658,7 +757,11 @@ static void parse_partition(struct pctx *p, struct cfg_partition *pt, int node)
             pt->load_address = la;
         }
     }
+    pt->outside_abort = get_choice(p, node, "outside-access", outside_modes, &present) == 1;
     parse_irqs_ports(p, pt, node);
+    v = get_choice(p, node, "control", on_off, &present);
+    pt->control = v == 1;
+    parse_pool(p, pt, node);
 
     bool have_memory = false;
     for (int c = fdt_first_child(p->f, node); c >= 0; c = fdt_next_sibling(p->f, c)) {
@@ -853,7 +956,9 @@ u32 cfg_parse(struct config *cfg, const void *blob, size_t len, struct cfg_errli
     memset(cfg, 0, sizeof(*cfg));
     int e = fdt_open(&cfg->fdt, blob, len);
     if (e) {
-        perr(&p, -1, NULL, "not a valid device tree blob: %s", fdt_strerror(e));
+        char why[FDT_ERR_DETAIL + 64];
+        fdt_format_open_error(&cfg->fdt, e, why, sizeof(why));
+        perr(&p, -1, NULL, "not a valid device tree blob: %s", why);
         return p.errors;
     }
     int root = fdt_root(&cfg->fdt);

@@ -30,13 +30,22 @@
 #define CFG_NAME_MAX 32           /* names incl. the NUL (same as module names) */
 #define CFG_CMDLINE_MAX 256
 #define CFG_MAX_RESTARTS 1000     /* upper bound for restart-limit */
+#define CFG_MAX_POOL (1ULL << 30) /* pool-size limit (1 GiB) */
 #define CFG_GUEST_ADDR_LIMIT (1ULL << 48) /* guest-physical addresses stay below */
 /* arm64: where a partition with console on sees its virtual PL011 (one page). */
 #define CFG_ARM64_VUART_GPA 0x09000000ULL
+/* x86: the ports of a partition's virtual 16550 when its console is on. */
+#define CFG_X86_VUART_PORT 0x3f8u
+/* arm64: every partition's virtual GICv3: the distributor (64 KiB) and one
+ * 128 KiB redistributor per vCPU. */
+#define CFG_ARM64_VGICD_GPA 0x08000000ULL
+#define CFG_ARM64_VGICD_SIZE 0x10000ULL
+#define CFG_ARM64_VGICR_GPA 0x080a0000ULL
+#define CFG_ARM64_VGICR_STRIDE 0x20000ULL
 
 #define CFG_ERR_WHERE 96
 #define CFG_ERR_PROP 32
-#define CFG_ERR_MSG 200
+#define CFG_ERR_MSG 256
 
 enum cfg_boot_protocol {
     CFG_BOOT_DEFAULT = 0,   /* not given: the arch default (filled in by cfg_validate) */
@@ -83,7 +92,9 @@ struct cfg_partition {
     char cmdline[CFG_CMDLINE_MAX];
     enum cfg_boot_protocol boot;
     bool console;                   /* virtual console on */
+    bool pmu;                       /* arm64: the PMU passed through (EL2 counting off) */
     enum cfg_fault_policy fault;
+    bool outside_abort;             /* arm64: outside-access = "abort" */
     u32 restart_limit;              /* with CFG_FAULT_RESTART */
     bool has_load_address;          /* arm64: load the kernel raw at load_address */
     u64 load_address;
@@ -93,6 +104,10 @@ struct cfg_partition {
     u32 irqs[CFG_MAX_IRQS];
     u32 nports;
     struct cfg_ports ports[CFG_MAX_PORTS];
+    bool control;                   /* may change other partitions' channel windows */
+    u64 pool_guest;                 /* balloon pool: guest-physical base */
+    u64 pool_size;                  /* 0 when the partition has no pool */
+    int pool_node;
 };
 
 struct cfg_member {

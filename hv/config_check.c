@@ -188,6 +188,8 @@ static void check_total_memory(struct vctx *v)
     for (u32 i = 0; i < cfg->npartitions; i++)
         for (u32 j = 0; j < cfg->partitions[i].nregions; j++)
             need += cfg->partitions[i].regions[j].size;
+    for (u32 i = 0; i < cfg->npartitions; i++)
+        need += cfg->partitions[i].pool_size;
     for (u32 i = 0; i < cfg->nchannels; i++)
         need += cfg->channels[i].size;
     for (u32 i = 0; i < bi->nmem; i++) {
@@ -229,7 +231,7 @@ static void check_guest_space(struct vctx *v, u32 pi)
 {
     struct config *cfg = v->cfg;
     const struct cfg_partition *pt = &cfg->partitions[pi];
-    struct guest_range gr[CFG_MAX_REGIONS + CFG_MAX_MMIO + CFG_MAX_CHANNELS];
+    struct guest_range gr[CFG_MAX_REGIONS + CFG_MAX_MMIO + CFG_MAX_CHANNELS + 1];
     u32 n = 0;
     char other[CFG_ERR_WHERE];
 
@@ -239,12 +241,27 @@ static void check_guest_space(struct vctx *v, u32 pi)
     for (u32 j = 0; j < pt->nmmio; j++)
         gr[n++] = (struct guest_range){ pt->mmio[j].guest, pt->mmio[j].size, pt->mmio[j].node,
                                         "guest-address" };
+    if (pt->pool_size)
+        gr[n++] = (struct guest_range){ pt->pool_guest, pt->pool_size, pt->pool_node,
+                                        "pool-address" };
     for (u32 c = 0; c < cfg->nchannels; c++) {
         const struct cfg_channel *ch = &cfg->channels[c];
         for (u32 m = 0; m < ch->nmembers; m++)
             if (ch->members[m].partition == pi && ch->size)
                 gr[n++] = (struct guest_range){ ch->members[m].guest, ch->size,
                                                 ch->members[m].node, "guest-address" };
+    }
+    u32 bits = v->bi->guest_phys_bits;
+    if (bits && bits < 64) {
+        u64 limit = 1ULL << bits;
+        for (u32 i = 0; i < n; i++)
+            if (gr[i].size > limit || gr[i].base > limit - gr[i].size)
+                verr(v, gr[i].node, gr[i].prop,
+                     "guest range 0x%llx-0x%llx is beyond the %u-bit guest-physical address space "
+                     "this machine gives partitions (%s)",
+                     (unsigned long long)gr[i].base, last(gr[i].base, gr[i].size), bits,
+                     v->bi->arch && strcmp(v->bi->arch, "arm64") == 0 ? "the stage-2 input size"
+                                                                      : "the EPT input size");
     }
     bool arm64_uart = v->bi->arch && strcmp(v->bi->arch, "arm64") == 0 && pt->console;
     for (u32 i = 0; arm64_uart && i < n; i++)
@@ -254,6 +271,24 @@ static void check_guest_space(struct vctx *v, u32 pi)
                  "partition's console uses",
                  (unsigned long long)gr[i].base, last(gr[i].base, gr[i].size),
                  (unsigned long long)CFG_ARM64_VUART_GPA);
+    bool arm64 = v->bi->arch && strcmp(v->bi->arch, "arm64") == 0;
+    u64 gicr_size = (u64)pt->ncpus * CFG_ARM64_VGICR_STRIDE;
+    for (u32 i = 0; arm64 && i < n; i++) {
+        if (overlaps(gr[i].base, gr[i].size, CFG_ARM64_VGICD_GPA, CFG_ARM64_VGICD_SIZE))
+            verr(v, gr[i].node, gr[i].prop,
+                 "guest range 0x%llx-0x%llx covers the virtual GIC distributor at 0x%llx-0x%llx",
+                 (unsigned long long)gr[i].base, last(gr[i].base, gr[i].size),
+                 (unsigned long long)CFG_ARM64_VGICD_GPA,
+                 last(CFG_ARM64_VGICD_GPA, CFG_ARM64_VGICD_SIZE));
+        else if (gicr_size &&
+                 overlaps(gr[i].base, gr[i].size, CFG_ARM64_VGICR_GPA, gicr_size))
+            verr(v, gr[i].node, gr[i].prop,
+                 "guest range 0x%llx-0x%llx covers the virtual GIC redistributors at "
+                 "0x%llx-0x%llx (128 KiB for each of the partition's %u vCPUs)",
+                 (unsigned long long)gr[i].base, last(gr[i].base, gr[i].size),
+                 (unsigned long long)CFG_ARM64_VGICR_GPA, last(CFG_ARM64_VGICR_GPA, gicr_size),
+                 pt->ncpus);
+    }
     for (u32 i = 0; i < n; i++)
         for (u32 j = 0; j < i; j++)
             if (overlaps(gr[i].base, gr[i].size, gr[j].base, gr[j].size)) {
@@ -295,6 +330,31 @@ static void check_module(struct vctx *v, const struct cfg_partition *pt, const c
     }
     verr(v, pt->node, prop, "no boot module named '%s' (%s%s)", name,
          bi->nmod ? "loaded: " : "no modules loaded", list);
+}
+
+/* The kernel (and ramdisk) must at least fit in the partition's memory:
+ * the loaders copy them in whole. */
+static void check_image_fit(struct vctx *v, const struct cfg_partition *pt)
+{
+    const struct boot_info *bi = v->bi;
+    const struct boot_module *k = pt->kernel[0] ? bi_find_module(bi, pt->kernel) : NULL;
+    const struct boot_module *r = pt->ramdisk[0] ? bi_find_module(bi, pt->ramdisk) : NULL;
+    u64 ram = 0, need = (k ? k->size : 0) + (r ? r->size : 0);
+    for (u32 j = 0; j < pt->nregions; j++)
+        ram += pt->regions[j].size;
+    if (!k || !ram || need <= ram)
+        return;
+    char a[32], b[32];
+    bh_format_size(a, sizeof(a), need);
+    bh_format_size(b, sizeof(b), ram);
+    if (r)
+        verr(v, pt->node, "kernel",
+             "modules '%s' and '%s' take %s (%llu bytes), more than the partition's %s of memory",
+             pt->kernel, pt->ramdisk, a, (unsigned long long)need, b);
+    else
+        verr(v, pt->node, "kernel",
+             "module '%s' is %s (%llu bytes), more than the partition's %s of memory", pt->kernel,
+             a, (unsigned long long)need, b);
 }
 
 /* ------------------------------------------------------------ devices */
@@ -366,6 +426,9 @@ static void check_devices(struct vctx *v, bool x86, bool arm64)
             }
         }
 
+        if (pt->pmu && !arm64)
+            verr(v, pt->node, "pmu", "PMU pass-through exists only on arm64 (this machine is %s)",
+                 bi->arch ? bi->arch : "unknown");
         if (pt->nports && !x86) {
             verr(v, pt->node, "io-ports", "I/O ports exist only on x86_64 (this machine is %s)",
                  bi->arch ? bi->arch : "unknown");
@@ -373,6 +436,26 @@ static void check_devices(struct vctx *v, bool x86, bool arm64)
         }
         for (u32 j = 0; j < pt->nports; j++) {
             const struct cfg_ports *p = &pt->ports[j];
+            bool refused = false;
+            for (u32 r = 0; r < bi->nports_rsv && !refused; r++) {
+                const struct port_range *pr = &bi->ports_rsv[r];
+                if (!overlaps(p->base, p->count, pr->base, pr->count))
+                    continue;
+                verr(v, pt->node, "io-ports",
+                     "ports 0x%x-0x%x include %s: the hypervisor keeps those ports, they are "
+                     "never granted", p->base, p->base + p->count - 1, pr->what);
+                refused = true;
+            }
+            /* The partition's own virtual devices. */
+            if (!refused && pt->console && overlaps(p->base, p->count, CFG_X86_VUART_PORT, 8)) {
+                verr(v, pt->node, "io-ports",
+                     "ports 0x%x-0x%x overlap the partition's virtual 16550 UART at 0x%x-0x%x "
+                     "(console is on)", p->base, p->base + p->count - 1, CFG_X86_VUART_PORT,
+                     CFG_X86_VUART_PORT + 7);
+                refused = true;
+            }
+            if (refused)
+                continue;
             for (u32 k = 0; k < i; k++) {
                 const struct cfg_partition *po = &cfg->partitions[k];
                 bool dup = false;
@@ -437,6 +520,19 @@ u32 cfg_validate(struct config *cfg, const struct boot_info *bi, struct cfg_errl
                  "\"%s\" is an x86_64 boot protocol (arm64 partitions use \"linux-image\")",
                  cfg_boot_protocol_name(pt->boot));
 
+        if (x86 && pt->outside_abort)
+            verr(&v, pt->node, "outside-access",
+                 "\"abort\" is arm64 only (an x86_64 partition's access outside its memory "
+                 "goes to the fault policy)");
+        /* Runtime map changes need a TLB shootdown of every CPU running the
+         * partition; only arm64 has one (broadcast TLBI) today. */
+        if (x86 && pt->control)
+            verr(&v, pt->node, "control",
+                 "not supported on x86_64 yet (runtime EPT changes need a cross-CPU INVEPT)");
+        if (x86 && pt->pool_size)
+            verr(&v, pt->pool_node, "pool-size",
+                 "not supported on x86_64 yet (runtime EPT changes need a cross-CPU INVEPT)");
+
         if (pt->has_load_address) {
             bool inside = false;
             for (u32 j = 0; j < pt->nregions; j++)
@@ -453,6 +549,7 @@ u32 cfg_validate(struct config *cfg, const struct boot_info *bi, struct cfg_errl
         }
         check_module(&v, pt, "kernel", pt->kernel);
         check_module(&v, pt, "ramdisk", pt->ramdisk);
+        check_image_fit(&v, pt);
         if (pt->kernel[0] && strcmp(pt->kernel, pt->ramdisk) == 0)
             verr(&v, pt->node, "ramdisk", "'%s' is also the kernel module", pt->ramdisk);
         check_guest_space(&v, i);
@@ -467,7 +564,7 @@ u32 cfg_validate(struct config *cfg, const struct boot_info *bi, struct cfg_errl
 
 void cfg_describe(const struct config *cfg, void (*emit)(void *ctx, const char *line), void *ctx)
 {
-    char line[CFG_CMDLINE_MAX + 64], sz[32];
+    char line[CFG_CMDLINE_MAX * 4 + 64], sz[32];
     size_t pos;
 #define ADD(...)                                                                          \
     do {                                                                                  \
@@ -494,15 +591,22 @@ void cfg_describe(const struct config *cfg, void (*emit)(void *ctx, const char *
         ADD("; memory %s; kernel %s (%s)", sz, pt->kernel, cfg_boot_protocol_name(pt->boot));
         if (pt->ramdisk[0])
             ADD("; ramdisk %s", pt->ramdisk);
-        ADD("; console %s; on fault ", pt->console ? "on" : "off");
+        ADD("; console %s; ", pt->console ? "on" : "off");
+        if (pt->pmu)
+            ADD("pmu passed through; ");
+        ADD("on fault ");
         if (pt->fault == CFG_FAULT_RESTART)
             ADD("restart (at most %u times)", pt->restart_limit);
         else
             ADD("halt");
+        if (pt->outside_abort)
+            ADD("; outside its memory: external abort");
         emit(ctx, line);
         if (pt->cmdline[0]) {
             pos = 0;
-            ADD("  cmdline: %s", pt->cmdline);
+            ADD("  cmdline: ");
+            if (pos < sizeof(line))
+                pos += bh_escape(line + pos, sizeof(line) - pos, pt->cmdline, sizeof(pt->cmdline));
             emit(ctx, line);
         }
         for (u32 j = 0; j < pt->nregions; j++) {

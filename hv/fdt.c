@@ -46,42 +46,66 @@ static bool ranges_overlap(u64 a, u64 alen, u64 b, u64 blen)
     return a < b + blen && b < a + alen;
 }
 
-/* Read the token at off; fill *next with the offset of the following token. */
-static int read_token(const struct fdt *f, u32 off, u32 *tok, u32 *next)
+int fdt_format_open_error(const struct fdt *f, int err, char *buf, size_t size)
+{
+    if (f && f->err[0])
+        return bh_snprintf(buf, size, "%s: %s", fdt_strerror(err), f->err);
+    return bh_snprintf(buf, size, "%s", fdt_strerror(err));
+}
+
+/* Read the token at off; fill *next with the offset of the following token.
+ * On failure *why says what was wrong with it. */
+static int read_token_why(const struct fdt *f, u32 off, u32 *tok, u32 *next, const char **why)
 {
     const u8 *s = f->blob + f->off_struct;
     u32 size = f->size_struct;
-    if ((off & 3) || !range_ok(off, 4, size))
+    if ((off & 3) || !range_ok(off, 4, size)) {
+        *why = "structure block ends without an END token";
         return FDT_E_BADSTRUCT;
+    }
     *tok = fdt_be32(s + off);
     switch (*tok) {
     case TOK_BEGIN_NODE: {
         u32 p = off + 4;
         u32 max = size - p;
         size_t n = strnlen((const char *)s + p, max);
-        if (n >= max)
+        if (n >= max) {
+            *why = "node name is not terminated inside the structure block";
             return FDT_E_BADSTRING;
+        }
         u64 nx = ALIGN_UP((u64)p + n + 1, 4);
-        if (nx > size)
+        if (nx > size) {
+            *why = "node name padding runs past the structure block";
             return FDT_E_BADSTRUCT;
+        }
         *next = (u32)nx;
         return 0;
     }
     case TOK_PROP: {
-        if (!range_ok(off, 12, size))
+        if (!range_ok(off, 12, size)) {
+            *why = "property header (len, nameoff) runs past the structure block";
             return FDT_E_BADSTRUCT;
+        }
         u32 len = fdt_be32(s + off + 4);
         u32 nameoff = fdt_be32(s + off + 8);
-        if (!range_ok((u64)off + 12, len, size))
+        if (!range_ok((u64)off + 12, len, size)) {
+            *why = "property value length runs past the structure block";
             return FDT_E_BADSTRUCT;
-        if (nameoff >= f->size_strings)
+        }
+        if (nameoff >= f->size_strings) {
+            *why = "property nameoff is beyond the strings block";
             return FDT_E_BADSTRING;
+        }
         const char *str = (const char *)f->blob + f->off_strings + nameoff;
-        if (strnlen(str, f->size_strings - nameoff) >= f->size_strings - nameoff)
+        if (strnlen(str, f->size_strings - nameoff) >= f->size_strings - nameoff) {
+            *why = "property name is not terminated inside the strings block";
             return FDT_E_BADSTRING;
+        }
         u64 nx = ALIGN_UP((u64)off + 12 + len, 4);
-        if (nx > size)
+        if (nx > size) {
+            *why = "property value padding runs past the structure block";
             return FDT_E_BADSTRUCT;
+        }
         *next = (u32)nx;
         return 0;
     }
@@ -91,8 +115,27 @@ static int read_token(const struct fdt *f, u32 off, u32 *tok, u32 *next)
         *next = off + 4;
         return 0;
     default:
+        *why = "unknown token";
         return FDT_E_BADSTRUCT;
     }
+}
+
+static int read_token(const struct fdt *f, u32 off, u32 *tok, u32 *next)
+{
+    const char *why;
+    return read_token_why(f, off, tok, next, &why);
+}
+
+/* Record why fdt_open failed; f is zeroed except for err. */
+static int open_fail(struct fdt *f, int err, const char *fmt, ...) __printf(3, 4);
+static int open_fail(struct fdt *f, int err, const char *fmt, ...)
+{
+    va_list ap;
+    memset(f, 0, sizeof(*f));
+    va_start(ap, fmt);
+    bh_vsnprintf(f->err, sizeof(f->err), fmt, ap);
+    va_end(ap);
+    return err;
 }
 
 int fdt_open(struct fdt *f, const void *blob, size_t avail)
@@ -100,9 +143,11 @@ int fdt_open(struct fdt *f, const void *blob, size_t avail)
     const u8 *b = blob;
     memset(f, 0, sizeof(*f));
     if (!blob || avail < HDR_SIZE)
-        return FDT_E_TRUNCATED;
+        return open_fail(f, FDT_E_TRUNCATED, "header needs %u bytes, the blob has %llu",
+                         HDR_SIZE, (unsigned long long)(blob ? avail : 0));
     if (fdt_be32(b) != FDT_MAGIC)
-        return FDT_E_BADMAGIC;
+        return open_fail(f, FDT_E_BADMAGIC, "magic (offset 0x0) is 0x%08x, expected 0x%08x",
+                         fdt_be32(b), FDT_MAGIC);
     u32 total = fdt_be32(b + 4);
     u32 off_struct = fdt_be32(b + 8);
     u32 off_strings = fdt_be32(b + 12);
@@ -113,34 +158,67 @@ int fdt_open(struct fdt *f, const void *blob, size_t avail)
     u32 size_strings = fdt_be32(b + 32);
     u32 size_struct = fdt_be32(b + 36);
 
-    if (version < 17 || last_comp > 17)
-        return FDT_E_BADVERSION;
+    if (version < 17)
+        return open_fail(f, FDT_E_BADVERSION, "version (offset 0x14) is %u, at least 17 is read",
+                         version);
+    if (last_comp > 17)
+        return open_fail(f, FDT_E_BADVERSION,
+                         "last_comp_version (offset 0x18) is %u, at most 17 is read", last_comp);
     if (total < HDR_SIZE)
-        return FDT_E_BADLAYOUT;
+        return open_fail(f, FDT_E_BADLAYOUT, "totalsize (offset 0x4) is %u, below the %u-byte header",
+                         total, HDR_SIZE);
     if (total > avail)
-        return FDT_E_TRUNCATED;
-    if (!range_ok(off_struct, size_struct, total) || !range_ok(off_strings, size_strings, total) ||
-        off_struct < HDR_SIZE || off_strings < HDR_SIZE || off_rsv < HDR_SIZE || off_rsv >= total)
-        return FDT_E_BADLAYOUT;
-    if ((off_struct & 3) || (size_struct & 3) || (off_rsv & 7))
-        return FDT_E_BADLAYOUT;
+        return open_fail(f, FDT_E_TRUNCATED, "totalsize (offset 0x4) is %u, the blob has %llu bytes",
+                         total, (unsigned long long)avail);
+    if (off_struct < HDR_SIZE || !range_ok(off_struct, size_struct, total))
+        return open_fail(f, FDT_E_BADLAYOUT,
+                         "off_dt_struct 0x%x (offset 0x8) + size_dt_struct 0x%x (offset 0x24) "
+                         "is outside the blob (header 0x%x, totalsize 0x%x)",
+                         off_struct, size_struct, HDR_SIZE, total);
+    if (off_strings < HDR_SIZE || !range_ok(off_strings, size_strings, total))
+        return open_fail(f, FDT_E_BADLAYOUT,
+                         "off_dt_strings 0x%x (offset 0xc) + size_dt_strings 0x%x (offset 0x20) "
+                         "is outside the blob (header 0x%x, totalsize 0x%x)",
+                         off_strings, size_strings, HDR_SIZE, total);
+    if (off_rsv < HDR_SIZE || off_rsv >= total)
+        return open_fail(f, FDT_E_BADLAYOUT,
+                         "off_mem_rsvmap (offset 0x10) is 0x%x, outside 0x%x-0x%x", off_rsv,
+                         HDR_SIZE, total - 1);
+    if (off_struct & 3)
+        return open_fail(f, FDT_E_BADLAYOUT, "off_dt_struct (offset 0x8) is 0x%x, not 4-byte aligned",
+                         off_struct);
+    if (size_struct & 3)
+        return open_fail(f, FDT_E_BADLAYOUT,
+                         "size_dt_struct (offset 0x24) is 0x%x, not a multiple of 4", size_struct);
+    if (off_rsv & 7)
+        return open_fail(f, FDT_E_BADLAYOUT,
+                         "off_mem_rsvmap (offset 0x10) is 0x%x, not 8-byte aligned", off_rsv);
     if (ranges_overlap(off_struct, size_struct, off_strings, size_strings))
-        return FDT_E_BADLAYOUT;
+        return open_fail(f, FDT_E_BADLAYOUT,
+                         "structure block 0x%x+0x%x overlaps strings block 0x%x+0x%x "
+                         "(off_dt_struct at offset 0x8, off_dt_strings at offset 0xc)",
+                         off_struct, size_struct, off_strings, size_strings);
 
     /* Memory reservation block: 16-byte entries up to an all-zero one. */
     u32 nrsv = 0;
     for (u64 p = off_rsv;; p += 16) {
         if (!range_ok(p, 16, total))
-            return FDT_E_BADLAYOUT;
+            return open_fail(f, FDT_E_BADLAYOUT,
+                             "memory reservation entry at offset 0x%llx runs past totalsize 0x%x "
+                             "(no terminating zero entry)", (unsigned long long)p, total);
         if (ranges_overlap(p, 16, off_struct, size_struct) ||
             ranges_overlap(p, 16, off_strings, size_strings))
-            return FDT_E_BADLAYOUT;
+            return open_fail(f, FDT_E_BADLAYOUT,
+                             "memory reservation entry at offset 0x%llx overlaps the structure "
+                             "or strings block", (unsigned long long)p);
         if (fdt_be64(b + p) == 0 && fdt_be64(b + p + 8) == 0)
             break;
         /* A zero-sized entry that is not the terminator: libfdt would end
          * the list there, the spec would not; refuse the ambiguity. */
         if (fdt_be64(b + p + 8) == 0)
-            return FDT_E_BADLAYOUT;
+            return open_fail(f, FDT_E_BADLAYOUT,
+                             "memory reservation entry at offset 0x%llx has size 0 but address "
+                             "0x%llx", (unsigned long long)p, (unsigned long long)fdt_be64(b + p));
         nrsv++;
     }
 
@@ -155,34 +233,41 @@ int fdt_open(struct fdt *f, const void *blob, size_t avail)
     f->version = version;
     f->boot_cpuid = boot_cpu;
 
-    /* Walk the whole structure block once. */
+    /* Walk the whole structure block once. has_child[d]: the open node at
+     * depth d already had a child node (a property may not follow it). */
     u32 off = 0, tok, next;
     int depth = 0;
     bool seen_root = false;
+    bool has_child[FDT_MAX_DEPTH + 1];
+    const char *why = "";
     int err;
     for (;;) {
-        if ((err = read_token(f, off, &tok, &next)))
+        if ((err = read_token_why(f, off, &tok, &next, &why)))
             goto bad;
         /* The root node comes first (libfdt and most consumers assume it
          * sits at offset 0; NOPs may appear anywhere after it). */
         if (off == 0 && tok != TOK_BEGIN_NODE) {
+            why = "the structure block does not start with the root node";
             err = FDT_E_BADSTRUCT;
             goto bad;
         }
         /* Once the root has closed only END may follow (as libfdt checks). */
         if (seen_root && depth == 0 && tok != TOK_END) {
+            why = "token after the root node closed (only END may follow)";
             err = FDT_E_BADSTRUCT;
             goto bad;
         }
         if (tok == TOK_BEGIN_NODE) {
             if (depth == 0) {
                 if (seen_root) {
+                    why = "a second root node";
                     err = FDT_E_BADSTRUCT;
                     goto bad;
                 }
                 seen_root = true;
                 /* The root node's name is empty (libfdt checks this too). */
                 if (f->blob[f->off_struct + off + 4] != 0) {
+                    why = "the root node has a name";
                     err = FDT_E_BADSTRUCT;
                     goto bad;
                 }
@@ -191,25 +276,39 @@ int fdt_open(struct fdt *f, const void *blob, size_t avail)
             const char *nm = (const char *)f->blob + f->off_struct + off + 4;
             for (u32 i = 0; nm[i]; i++)
                 if (nm[i] == '/') {
+                    why = "node name contains '/'";
                     err = FDT_E_BADSTRING;
                     goto bad;
                 }
             if (++depth > FDT_MAX_DEPTH) {
+                why = "node nested deeper than 64 levels";
                 err = FDT_E_DEPTH;
                 goto bad;
             }
+            has_child[depth - 1] = true;
+            has_child[depth] = false;
         } else if (tok == TOK_END_NODE) {
             if (--depth < 0) {
+                why = "END_NODE without a matching BEGIN_NODE";
                 err = FDT_E_BADSTRUCT;
                 goto bad;
             }
         } else if (tok == TOK_PROP) {
             if (depth == 0) {
+                why = "property outside any node";
+                err = FDT_E_BADSTRUCT;
+                goto bad;
+            }
+            /* The spec puts a node's properties before its children; a
+             * reader that stops at the first child would not see it. */
+            if (has_child[depth]) {
+                why = "property after a child node (properties must come first)";
                 err = FDT_E_BADSTRUCT;
                 goto bad;
             }
         } else if (tok == TOK_END) {
             if (depth != 0 || !seen_root) {
+                why = depth ? "END token with nodes still open" : "END token before the root node";
                 err = FDT_E_BADSTRUCT;
                 goto bad;
             }
@@ -219,8 +318,8 @@ int fdt_open(struct fdt *f, const void *blob, size_t avail)
     }
     return 0;
 bad:
-    memset(f, 0, sizeof(*f));
-    return err;
+    return open_fail(f, err, "%s (token at offset 0x%x: structure block 0x%x + 0x%x)", why,
+                     off_struct + off, off_struct, off);
 }
 
 int fdt_root(const struct fdt *f)

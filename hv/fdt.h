@@ -29,6 +29,8 @@ enum {
     FDT_E_BADVALUE = -9,   /* property has the wrong size for the request */
 };
 
+#define FDT_ERR_DETAIL 128
+
 struct fdt {
     const u8 *blob;
     u32 totalsize;
@@ -37,11 +39,18 @@ struct fdt {
     u32 off_rsvmap, num_rsv;
     u32 version;
     u32 boot_cpuid;
+    /* After a failed fdt_open(): which field or token was wrong and at what
+     * byte offset in the blob ("" when open succeeded). */
+    char err[FDT_ERR_DETAIL];
 };
 
 const char *fdt_strerror(int err);
+/* "<fdt_strerror(err)>: <f->err>" into buf (just the first part when f->err
+ * is empty). */
+int fdt_format_open_error(const struct fdt *f, int err, char *buf, size_t size);
 
-/* avail: bytes readable at blob. Returns 0 or a negative FDT_E_* code. */
+/* avail: bytes readable at blob. Returns 0 or a negative FDT_E_* code; on
+ * failure f->err names the header field or structure token and its offset. */
 int fdt_open(struct fdt *f, const void *blob, size_t avail);
 /* Read just the totalsize field of a header (0 if not an FDT). */
 u32 fdt_peek_size(const void *blob, size_t avail);

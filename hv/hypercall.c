@@ -4,8 +4,10 @@
 #include "hypercall.h"
 #include "partition.h"
 #include "string.h"
+#include "window.h"
 
 _Static_assert(sizeof(struct bh_part_info) == 56, "bh_part_info is guest ABI");
+_Static_assert(sizeof(struct bh_map_stats) == 48, "bh_map_stats is guest ABI");
 
 static s64 hc_console_write(struct partition *p, u64 gpa, u64 len)
 {
@@ -38,7 +40,7 @@ static s64 hc_part_info(struct partition *p, u64 gpa, u64 size)
 s64 hypercall_dispatch(struct partition *p, u32 vcpu, u64 nr, u64 a0, u64 a1, u64 a2, u64 a3,
                        bool *stop)
 {
-    (void)vcpu, (void)a2, (void)a3;
+    (void)vcpu;
     if (stop)
         *stop = false;
     switch (nr) {
@@ -55,6 +57,21 @@ s64 hypercall_dispatch(struct partition *p, u32 vcpu, u64 nr, u64 a0, u64 a1, u6
         return HC_OK;
     case HC_YIELD:
         return HC_OK;
+    case HC_WIN_ATTACH:
+    case HC_WIN_DETACH:
+    case HC_WIN_MOVE:
+    case HC_WIN_PROTECT:
+        return window_call(p, nr, a0, a1, a2, a3);
+    case HC_POOL_GIVE:
+    case HC_POOL_TAKE:
+        return pool_call(p, nr, a0, a1);
+    case HC_DOORBELL_RING:
+    case HC_DOORBELL_POLL:
+        return doorbell_call(p, nr, a0);
+    case HC_FREE_FRAMES:
+        return free_frames_call(p);
+    case HC_MAP_STATS:
+        return map_stats_call(p, a0, a1, a2);
     default:
         return HC_E_NOSYS;
     }

@@ -174,7 +174,10 @@ static void banner(struct boot_info *bi)
     printk("Bulkhead %s (%s): static-partitioning hypervisor\n", BULKHEAD_VERSION, bi->arch);
     printk("  boot:    %s%s%s\n", bi->loader, bi->loader_name[0] ? " from " : "",
            bi->loader_name);
-    printk("  cmdline: %s\n", bi->cmdline[0] ? bi->cmdline : "(none)");
+    /* Boot-loader text is printed escaped, like the configuration's. */
+    char esc[BI_CMDLINE_MAX * 4];
+    bh_escape(esc, sizeof(esc), bi->cmdline, sizeof(bi->cmdline));
+    printk("  cmdline: %s\n", bi->cmdline[0] ? esc : "(none)");
     arch_cpu_model(buf, sizeof(buf));
     printk("  cpu:     %s\n", buf);
     arch_virt_features(buf, sizeof(buf));
@@ -186,9 +189,12 @@ static void banner(struct boot_info *bi)
     for (u32 i = 0; i < bi->nmod; i++) {
         const struct boot_module *m = &bi->mod[i];
         bh_format_size(sz, sizeof(sz), m->size);
-        printk("    %-16s %10llu bytes (%s) at %#llx%s%s\n", m->name,
+        char name[BI_NAME_MAX * 4];
+        bh_escape(name, sizeof(name), m->name, sizeof(m->name));
+        bh_escape(esc, sizeof(esc), m->args, sizeof(m->args));
+        printk("    %-16s %10llu bytes (%s) at %#llx%s%s\n", name,
                (unsigned long long)m->size, sz, (unsigned long long)m->base,
-               m->args[0] ? "  args: " : "", m->args);
+               m->args[0] ? "  args: " : "", esc);
     }
     printk("  cpus:    %u online of %u found%s\n", smp_online_count(), cpus_known,
            bi->cpus_ignored ? " (more present than supported; extra ones ignored)" : "");

@@ -89,12 +89,47 @@ static void slot_free(void *ctx, void *ptr, size_t bytes)
     kfree(ptr, bytes);
 }
 
+/* Second-stage hooks: before arch_partition_prepare the tables do not exist
+ * yet (they are built from the slots), so there is nothing to change. */
+static int slot_map(void *ctx, const struct memslot *m)
+{
+    struct partition *p = ctx;
+    return p->arch ? arch_stage2_map(p, m) : MEMSLOT_OK;
+}
+
+static void slot_unmap(void *ctx, u64 gpa, u64 size)
+{
+    struct partition *p = ctx;
+    if (!p->arch)
+        return;
+    u64 t0 = arch_timestamp();
+    arch_stage2_unmap(p, gpa, size);
+    p->unmap_ticks += arch_timestamp() - t0;
+}
+
+/* epoch_synchronize, timed for the runtime-change statistics (under the
+ * partition's writer lock, so plain updates do). */
+static void slot_sync(void *ctx)
+{
+    struct partition *p = ctx;
+    u64 t0 = arch_timestamp();
+    epoch_synchronize(hv_epoch());
+    p->gp_ticks += arch_timestamp() - t0;
+    p->gp_count++;
+}
+
 static const struct memslot_ops slot_ops = {
     .alloc = slot_alloc,
     .free = slot_free,
-    .unmap = NULL,       /* nothing is unmapped while partitions exist */
-    .synchronize = NULL, /* epoch_synchronize(hv_epoch()) */
+    .unmap = slot_unmap,
+    .map = slot_map,
+    .synchronize = slot_sync,
 };
+
+u64 partition_channel_hpa(u32 c)
+{
+    return c < nchan ? chan[c].hpa : 0;
+}
 
 static inline void *hpa_ptr(u64 hpa)
 {
@@ -222,7 +257,10 @@ static bool create_channel(const struct config *cfg, u32 c)
         r->hpa = hpa;
         r->owned = false; /* the backing is freed once, with the channel */
         r->writable = cm->access == CFG_ACCESS_RW;
+        r->max_rw = r->writable;
+        r->attached = true;
         r->channel = (u16)c;
+        r->member = (u8)m;
         u32 flags = MEMSLOT_F_SHARED | (r->writable ? 0 : MEMSLOT_F_RO);
         int err = memslot_create(&p->mem, r->slot_id, r->gpa, r->size, r->hpa, flags);
         if (err) {
@@ -240,20 +278,11 @@ static bool create_one(const struct config *cfg, const struct boot_info *bi, u32
 {
     struct partition *p = &partitions[i];
     memset(p, 0, sizeof(*p));
-    /* Fail closed: pass-through devices are validated but not wired yet, and a
-     * partition must not run without the devices its configuration gives it. */
-    const struct cfg_partition *pc = &cfg->partitions[i];
-    if (pc->nmmio || pc->nirqs) {
-        printk("partition %s: pass-through MMIO ranges and interrupts are not supported yet "
-               "(the configuration gives it %u and %u); remove them\n",
-               pc->name, pc->nmmio, pc->nirqs);
-        return false;
-    }
     p->index = i;
     p->cfg = &cfg->partitions[i];
     p->name = p->cfg->name;
     p->state = PART_CREATED;
-    memslot_part_init(&p->mem, hv_epoch(), &slot_ops, p, PART_MAX_REGIONS);
+    memslot_part_init(&p->mem, hv_epoch(), &slot_ops, p, PART_MAX_SLOTS);
     npartitions = i + 1;
 
     p->kernel = bi_find_module(bi, p->cfg->kernel);
@@ -272,6 +301,35 @@ static bool create_one(const struct config *cfg, const struct boot_info *bi, u32
     for (u32 r = 0; r < p->cfg->nregions; r++)
         if (!create_ram(p, r))
             return false;
+    /* Pass-through MMIO: device slots (never executable, never reachable
+     * through guest_ptr), ids after the regions'. Whether the architecture
+     * wires them (and the interrupts) is arch_partition_prepare's call; it
+     * refuses what it cannot give, so nothing runs half-configured. */
+    for (u32 m = 0; m < p->cfg->nmmio; m++) {
+        const struct cfg_mmio *cm = &p->cfg->mmio[m];
+        int err = memslot_create(&p->mem, PART_MAX_REGIONS + m, cm->guest, cm->size, cm->host,
+                                 MEMSLOT_F_DEVICE);
+        if (err) {
+            printk("partition %s: mmio range %u (guest 0x%llx, size 0x%llx, host 0x%llx): "
+                   "memslot: %s\n",
+                   p->name, m, (unsigned long long)cm->guest, (unsigned long long)cm->size,
+                   (unsigned long long)cm->host, memslot_strerror(err));
+            return false;
+        }
+    }
+    if (p->cfg->pool_size) {
+        /* Set aside for the partition, mapped only by HC_POOL_TAKE. */
+        p->pool_hpa = alloc_backing(p->cfg->pool_size);
+        if (!p->pool_hpa) {
+            printk("partition %s: pool (guest 0x%llx, size 0x%llx): out of memory\n", p->name,
+                   (unsigned long long)p->cfg->pool_guest,
+                   (unsigned long long)p->cfg->pool_size);
+            return false;
+        }
+        p->pool_gpa = p->cfg->pool_guest;
+        p->pool_size = p->cfg->pool_size;
+        memset(hpa_ptr(p->pool_hpa), 0, p->pool_size);
+    }
     return true;
 }
 
@@ -308,6 +366,8 @@ void partitions_destroy(void)
         for (u32 r = 0; r < p->nregions; r++)
             if (p->region[r].owned)
                 frame_free(p->region[r].hpa, pages_of(p->region[r].size));
+        if (p->pool_hpa)
+            frame_free(p->pool_hpa, pages_of(p->pool_size));
         memset(p, 0, sizeof(*p));
     }
     for (u32 c = 0; c < nchan; c++)
@@ -447,6 +507,28 @@ void partition_console_flush(struct partition *p)
     spin_unlock(&p->con_lock);
 }
 
+void part_printk(struct partition *p, const char *fmt, ...)
+{
+    u32 resumed;
+    if (!ratelimit_take(&p->msg_rl, arch_time_us(), &resumed))
+        return;
+    if (resumed)
+        printk("partition %s: %u message%s suppressed (rate limit)\n", p->name, resumed,
+               resumed == 1 ? "" : "s");
+    va_list ap;
+    va_start(ap, fmt);
+    vprintk(fmt, ap);
+    va_end(ap);
+}
+
+static void report_suppressed(struct partition *p)
+{
+    u32 n = ratelimit_drain(&p->msg_rl);
+    if (n)
+        printk("partition %s: %u message%s suppressed (rate limit)\n", p->name, n,
+               n == 1 ? "" : "s");
+}
+
 /* ------------------------------------------------------------ fault policy */
 
 static u32 state_of(struct partition *p)
@@ -465,11 +547,11 @@ enum part_action partition_fault(struct partition *p, const char *reason, u64 ip
     partition_console_flush(p);
     spin_lock(&fault_lock);
     if (has_gpa)
-        printk("partition %s: fault: %s, rip 0x%llx, gpa 0x%llx\n", p->name, reason,
-               (unsigned long long)ip, (unsigned long long)gpa);
+        part_printk(p, "partition %s: fault: %s, rip 0x%llx, gpa 0x%llx\n", p->name, reason,
+                    (unsigned long long)ip, (unsigned long long)gpa);
     else
-        printk("partition %s: fault: %s, rip 0x%llx\n", p->name, reason,
-               (unsigned long long)ip);
+        part_printk(p, "partition %s: fault: %s, rip 0x%llx\n", p->name, reason,
+                    (unsigned long long)ip);
     enum part_action act = PART_ACT_STOP;
     u32 st = state_of(p);
     if (st == PART_HALTED || st == PART_SHUTDOWN) {
@@ -479,8 +561,8 @@ enum part_action partition_fault(struct partition *p, const char *reason, u64 ip
         printk("partition %s: halted (fault policy: halt)\n", p->name);
     } else if (p->restarts < p->cfg->restart_limit) {
         p->restarts++;
-        printk("partition %s: restarting (restart %u of %u)\n", p->name, p->restarts,
-               p->cfg->restart_limit);
+        part_printk(p, "partition %s: restarting (restart %u of %u)\n", p->name, p->restarts,
+                    p->cfg->restart_limit);
         act = PART_ACT_RESTART;
     } else {
         set_state(p, PART_HALTED);
@@ -505,6 +587,7 @@ void partition_stopped(struct partition *p)
     partition_console_flush(p);
     if (__atomic_exchange_n(&p->stopped, 1, __ATOMIC_ACQ_REL))
         return; /* counted already */
+    report_suppressed(p);
     u32 st = state_of(p);
     if (st == PART_CREATED || st == PART_RUNNING)
         set_state(p, PART_HALTED);

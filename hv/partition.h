@@ -20,6 +20,7 @@
 #include "config.h"
 #include "console.h"
 #include "spinlock.h"
+#include "ratelimit.h"
 #include "../mm/memslot.h"
 
 #define PART_MAX CFG_MAX_PARTITIONS
@@ -43,8 +44,15 @@ struct part_region {
     u8 kind;           /* enum part_region_kind */
     bool owned;        /* frames allocated by partitions_create (freed on destroy) */
     bool writable;
+    bool attached;     /* channel window: mapped now (runtime: HC_WIN_*) */
+    bool max_rw;       /* channel window: the configuration allows read-write */
     u16 channel;       /* channel index for PART_CHANNEL */
+    u8 member;         /* member index in the channel for PART_CHANNEL */
 };
+
+/* Slot ids: regions use their index; pool ranges POOL_SLOT_BASE + page. */
+#define POOL_SLOT_BASE 0x10000u
+#define PART_MAX_SLOTS 64  /* memslots per partition (regions, windows, mmio, pool ranges) */
 
 struct partition {
     u32 index;
@@ -65,6 +73,12 @@ struct partition {
     char con_line[PART_CON_LINE];
     u64 con_dropped;                   /* bytes dropped with the console off */
     u32 stopped;                       /* partition_stopped ran (atomic) */
+    struct ratelimit msg_rl;           /* hypervisor messages the guest triggers */
+    u32 win_lock;                      /* window/pool changes (epoch_lock_quiescent) */
+    u64 pool_gpa, pool_size, pool_hpa; /* balloon pool; size 0 = none */
+    u32 doorbell[CFG_MAX_CHANNELS];    /* pending ring mask by member index (atomic) */
+    u64 slot_changes;                  /* runtime map changes made (statistics) */
+    u64 change_ticks, gp_count, gp_ticks, unmap_ticks; /* their cost (arch_timestamp) */
     void *arch;                        /* arch-private state (EPT/stage-2 root, vCPUs) */
 };
 
@@ -118,6 +132,11 @@ void partition_reset_memory(struct partition *p);
 void partition_console_putc(struct partition *p, char c);
 void partition_console_write(struct partition *p, const char *s, u64 len);
 void partition_console_flush(struct partition *p);
+/* printk for messages a guest can trigger (PSCI calls, ports, traps, faults,
+ * restarts): rate-limited per partition (hv/ratelimit.h), so a guest cannot
+ * flood the console; "partition NAME: N messages suppressed" comes before
+ * the next line that goes out, or when the partition stops. */
+void part_printk(struct partition *p, const char *fmt, ...) __printf(2, 3);
 
 enum part_action { PART_ACT_STOP = 0, PART_ACT_RESTART = 1 };
 /* Report a fault ("partition NAME: fault: REASON, rip ..., gpa ...") and apply
@@ -134,7 +153,24 @@ void partition_stopped(struct partition *p);
 /* Partitions not yet stopped. */
 u32 partitions_running(void);
 
+/* Host frame base of channel c (0 when there is none). */
+u64 partition_channel_hpa(u32 c);
+
 /* Arch hooks. */
+/* Runtime second-stage changes (windows, pool). arch_runtime_maps: false on
+ * an arch that cannot change a running partition's map yet (the hypercalls
+ * then return HC_E_NOSYS). arch_guest_range_ok: the range lies inside the
+ * guest-physical space the partition's tables cover and clear of devices the
+ * hypervisor emulates for it. arch_stage2_map: map the slot (before it is
+ * published); on failure nothing stays mapped and MEMSLOT_E_NOMEM comes back;
+ * mapping a range that was just unmapped never fails. arch_stage2_unmap:
+ * remove the range and, before returning, flush the TLB entries of every CPU
+ * that runs the partition. Both are called with the partition's memslot
+ * writer lock held, and only once arch_partition_prepare has run. */
+bool arch_runtime_maps(void);
+bool arch_guest_range_ok(struct partition *p, u64 gpa, u64 size);
+int arch_stage2_map(struct partition *p, const struct memslot *m);
+void arch_stage2_unmap(struct partition *p, u64 gpa, u64 size);
 bool arch_partition_prepare(struct partition *p, char *err, size_t errlen);
 /* Load the kernel into (zeroed) guest memory per the boot protocol and set up
  * the boot vCPU's entry state. false + err on a bad image. */

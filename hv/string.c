@@ -105,6 +105,39 @@ size_t bh_strlcpy(char *dst, const char *src, size_t size)
     return n;
 }
 
+size_t bh_escape(char *dst, size_t size, const char *src, size_t srclen)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    if (!size)
+        return 0;
+    for (size_t i = 0; i < srclen && src[i]; i++) {
+        u8 b = (u8)src[i];
+        char esc[4];
+        size_t n;
+        if (b == '\\') {
+            esc[0] = '\\';
+            esc[1] = '\\';
+            n = 2;
+        } else if (b >= 0x20 && b < 0x7f) {
+            esc[0] = (char)b;
+            n = 1;
+        } else {
+            esc[0] = '\\';
+            esc[1] = 'x';
+            esc[2] = hex[b >> 4];
+            esc[3] = hex[b & 15];
+            n = 4;
+        }
+        if (o + n >= size)
+            break;
+        memcpy(dst + o, esc, n);
+        o += n;
+    }
+    dst[o] = 0;
+    return o;
+}
+
 bool bh_parse_u64(const char *s, size_t len, u64 *out)
 {
     u64 v = 0;

@@ -19,6 +19,12 @@ int strncmp(const char *a, const char *b, size_t n);
 
 /* Copy at most size-1 bytes and always terminate (when size > 0). */
 size_t bh_strlcpy(char *dst, const char *src, size_t size);
+/* Copy src (NUL-terminated, or at most srclen bytes) into dst with every byte
+ * that is not printable ASCII written as \xNN and '\' as "\\", so text from
+ * a configuration or a guest can neither end a console line nor send escape
+ * sequences. Always terminates (when size > 0), never splits an escape.
+ * Returns the length written. */
+size_t bh_escape(char *dst, size_t size, const char *src, size_t srclen);
 /* Parse an unsigned number (decimal, or hex with 0x). Returns false on junk. */
 bool bh_parse_u64(const char *s, size_t len, u64 *out);
 

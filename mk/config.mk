@@ -1,13 +1,14 @@
 # Partition configuration (issue 5): parser/validator unit tests, the host
 # checker tool, the fuzzer, and the example / scenario configuration DTBs.
 
-CONFIG_SRCS := hv/config.c hv/config_check.c hv/fdt.c hv/format.c hv/string.c hv/boot_info.c
+CONFIG_SRCS := hv/config.c hv/config_check.c hv/fdt.c hv/format.c hv/string.c hv/boot_info.c \
+	arch/x86_64/ports.c
 
 $(eval $(call unit_test,test_config,test/unit/test_config.c $(CONFIG_SRCS)))
 $(eval $(call fuzzer,config,test/fuzz/config_fuzz.c $(CONFIG_SRCS)))
 
 HOST_TOOLS += $(HOSTBUILD)/bulkhead-config
-$(HOSTBUILD)/bulkhead-config: tools/bulkhead-config.c $(CONFIG_SRCS) $(wildcard hv/*.h)
+$(HOSTBUILD)/bulkhead-config: tools/bulkhead-config.c $(CONFIG_SRCS) $(wildcard hv/*.h arch/x86_64/ports.h)
 	@mkdir -p $(dir $@)
 	$(HOSTCC) $(HOST_TOOL_CFLAGS) -o $@ tools/bulkhead-config.c $(CONFIG_SRCS)
 

@@ -248,6 +248,13 @@ int memslot_create(struct memslot_part *p, u32 id, u64 gpa, u64 size, u64 hpa, u
     s->slot[pos] = (struct memslot){ .gfn = gfn, .npages = n, .hfn = hfn, .id = id, .flags = flags };
     if (nr > pos)
         memcpy(&s->slot[pos + 1], &old->slot[pos], (nr - pos) * sizeof(struct memslot));
+    if (p->ops->map) {
+        err = p->ops->map(p->ctx, &s->slot[pos]);
+        if (err) {
+            set_free(p, s);
+            goto out;
+        }
+    }
     publish(p, s);
     /* Nothing left the map: readers of the old set see a subset of the new
      * one. The old array may only go once nobody reads it. */
@@ -310,7 +317,9 @@ out:
     return err;
 }
 
-/* Replace slot idx by m: old mapping, then none, then the new one. Only the
+/* Replace slot idx by m: old mapping, then none, then the new one (mapped
+ * through ops->map before it is published). If the new mapping cannot be
+ * made, the old slot is mapped and published again and the error returned. Only the
  * slot-less set is allocated (so a failure leaves the map untouched): the
  * final set has the old set's size and is built in the old set's memory,
  * which no CPU can reach any more once the slot-less set's grace period has
@@ -321,7 +330,17 @@ static int replace(struct memslot_part *p, struct memslot_set *old, u32 idx, str
     struct memslot_set *mid = set_without(p, old, idx, &nomem);
     if (nomem)
         return MEMSLOT_E_NOMEM;
+    struct memslot was = old->slot[idx];
     unpublish(p, old, mid, idx);
+    int err = MEMSLOT_OK;
+    if (p->ops->map) {
+        err = p->ops->map(p->ctx, &m);
+        if (err) {
+            /* Put the old slot back: its range was mapped a moment ago. */
+            m = was;
+            (void)p->ops->map(p->ctx, &m);
+        }
+    }
     struct memslot_set *fin = old;
     u32 nr = mid ? mid->nr : 0;
     u32 pos = insert_pos(mid, m.gfn);
@@ -333,7 +352,7 @@ static int replace(struct memslot_part *p, struct memslot_set *old, u32 idx, str
     publish(p, fin);
     grace_period(p);
     set_free(p, mid);
-    return MEMSLOT_OK;
+    return err;
 }
 
 int memslot_move(struct memslot_part *p, u32 id, u64 gpa)

@@ -73,6 +73,11 @@ struct memslot_ops {
     /* Remove the stage-2 mappings of [gpa, gpa+size) and flush the TLBs of
      * every CPU that runs the partition. May be NULL (nothing mapped yet). */
     void (*unmap)(void *ctx, u64 gpa, u64 size);
+    /* Map slot m in the second stage before the set holding it is published
+     * (create, move, flag change). Returns MEMSLOT_OK, or an error with
+     * nothing left mapped; re-mapping a range just unmapped must succeed.
+     * May be NULL (second stage built later from the slots). */
+    int (*map)(void *ctx, const struct memslot *m);
     /* Wait for a grace period. NULL: epoch_synchronize(part->epoch); with
      * no epoch domain either, no concurrent readers are assumed. */
     void (*synchronize)(void *ctx);

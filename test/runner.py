@@ -66,14 +66,18 @@ class Results:
         return 0 if self.failed == 0 else 1
 
 
-def run_cmd(cmd, timeout, cwd=ROOT, env=None, stdin=subprocess.DEVNULL):
-    """Run cmd in its own process group; kill the group at timeout.
+def run_cmd(cmd, timeout, cwd=ROOT, env=None, stdin=subprocess.DEVNULL, input_text=None):
+    """Run cmd in its own process group; kill the group at timeout. input_text,
+    when given, is written to its standard input (then closed).
     Returns (returncode or None on timeout, combined output)."""
+    if input_text is not None:
+        stdin = subprocess.PIPE
     p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, stdin=stdin,
                          start_new_session=True, shell=isinstance(cmd, str))
     try:
-        out, _ = p.communicate(timeout=timeout)
+        out, _ = p.communicate(input=input_text.encode() if input_text is not None else None,
+                               timeout=timeout)
         return p.returncode, out.decode(errors="replace")
     except subprocess.TimeoutExpired:
         try:
@@ -317,6 +321,10 @@ def check_output(s, text, rc):
         got = len(re.findall(pat, text, re.M))
         if got != n:
             problems.append(f"/{pat}/ seen {got} times, expected {n}")
+    for pat, n in s.get("expect_max", {}).items():
+        got = len(re.findall(pat, text, re.M))
+        if got > n:
+            problems.append(f"/{pat}/ seen {got} times, at most {n} allowed")
     order = s.get("expect_order", [])
     pos = 0
     for pat in order:
@@ -325,6 +333,16 @@ def check_output(s, text, rc):
             problems.append(f"/{pat}/ not found in order")
             break
         pos = m.end()
+    # "expect_rising": {regex with numeric groups: minimum matches}: every
+    # group must be strictly larger in each match than in the one before
+    # (e.g. a per-CPU interrupt count read twice).
+    for pat, n in s.get("expect_rising", {}).items():
+        ms = [[int(g) for g in m.groups()] for m in re.finditer(pat, text, re.M)]
+        if len(ms) < n:
+            problems.append(f"/{pat}/ seen {len(ms)} times, expected at least {n}")
+        for a, b in zip(ms, ms[1:]):
+            if not all(y > x for x, y in zip(a, b)):
+                problems.append(f"/{pat}/: counts {a} then {b} do not all rise")
     for pat in s.get("reject", []) + ([] if s.get("allow_default_reject") else DEFAULT_REJECT):
         m = re.search(pat, text, re.M)
         if m:
@@ -349,7 +367,8 @@ def run_scenario(s, args, res):
         res.add(f"scenario.{name}", False, f"setup failed: {e}")
         return
     timeout = s.get("timeout", 60)
-    rc, out = run_cmd(cmd, timeout=timeout, cwd=workdir)
+    # "stdin": text typed on the emulator's serial console (QEMU -serial stdio)
+    rc, out = run_cmd(cmd, timeout=timeout, cwd=workdir, input_text=s.get("stdin"))
     text = out
     if serial:
         try:

@@ -17,6 +17,7 @@
 #include "hv/boot_info.h"
 #include "hv/config.h"
 #include "hv/format.h"
+#include "arch/x86_64/ports.h"
 
 #define MAX_FILE (16u << 20)
 #define MAX_EXTRA_RSV 16
@@ -38,6 +39,8 @@ static void usage(FILE *out)
             "                          its size is FILE's size (4 KiB without FILE). Without any\n"
             "                          --module, every module the config names is assumed loaded\n"
             "  --reserve BASE:SIZE[:WHAT]  another reserved range (firmware, ...)\n"
+            "  --guest-phys-bits N     guest-physical address bits partitions get (default:\n"
+            "                          arm64 39, the stage-2 size on QEMU virt; x86_64 48)\n"
             "  --max-errors N          errors to print (default 200; the rest are counted)\n"
             "  -q, --quiet             print only errors\n"
             "A .dts file (or any file without the FDT magic) is compiled with dtc first.\n");
@@ -177,6 +180,8 @@ static void emit_line(void *ctx, const char *line)
 }
 
 /* The machine model: documented in docs/config.md ("Checking on the host"). */
+static unsigned long long guest_phys_bits; /* --guest-phys-bits, 0: the arch default */
+
 static void build_machine(struct boot_info *bi, const char *arch, unsigned ncpus,
                           unsigned long long mem, const struct modopt *mods, unsigned nmods)
 {
@@ -190,6 +195,12 @@ static void build_machine(struct boot_info *bi, const char *arch, unsigned ncpus
         bi_add_mem(bi, base, mem, MEM_USABLE);
         bi_add_reserved(bi, base, 0x200000, "the platform device tree");
         bi_add_reserved(bi, base + 0x200000, 0x400000, "the hypervisor");
+        /* What the boot reserves on QEMU virt (-cpu max, GICv3): the same
+         * names, the stage-2 input size the boot computes (39 bits). */
+        bi->guest_phys_bits = guest_phys_bits ? guest_phys_bits : 39;
+        bi_add_reserved(bi, 0x09000000, 0x1000, "the hypervisor's UART");
+        bi_add_reserved(bi, 0x08000000, 0x10000, "the GIC distributor (the hypervisor's)");
+        bi_add_reserved(bi, 0x080a0000, 0xf60000, "the GIC redistributors (the hypervisor's)");
         mod_at = base + 0x8000000; /* where QEMU puts the initrd */
     } else {
         u64 low = mem < 0xc0000000ULL ? mem : 0xc0000000ULL;
@@ -201,6 +212,10 @@ static void build_machine(struct boot_info *bi, const char *arch, unsigned ncpus
             bi_add_mem(bi, 0x100000000ULL, mem - low, MEM_USABLE);
         bi_add_reserved(bi, 0, 0x1000, "page 0");
         bi_add_reserved(bi, 0x200000, 0x400000, "the hypervisor");
+        /* The same fixed ports the boot refuses (the FADT's are machine-specific). */
+        x86_reserve_ports(bi, X86_COM1);
+        if (guest_phys_bits)
+            bi->guest_phys_bits = guest_phys_bits;
         mod_at = 0x1000000;
     }
     for (unsigned i = 0; i < nmods; i++) {
@@ -245,7 +260,8 @@ static int check_cmd(int argc, char **argv)
             continue;
         }
         if (strcmp(a, "--arch") && strcmp(a, "--cpus") && strcmp(a, "--memory") &&
-            strcmp(a, "--module") && strcmp(a, "--reserve") && strcmp(a, "--max-errors"))
+            strcmp(a, "--module") && strcmp(a, "--reserve") && strcmp(a, "--max-errors") &&
+            strcmp(a, "--guest-phys-bits"))
             return fail_usage("unknown option '%s'", a);
         if (!val)
             return fail_usage("%s needs a value", a);
@@ -261,6 +277,9 @@ static int check_cmd(int argc, char **argv)
             if (!parse_size(val, &mem) || mem < (1ULL << 20) || mem > (1ULL << 46))
                 return fail_usage("--memory needs a size from 1M to 64T, not '%s'", val);
             mem &= ~0xfffULL;
+        } else if (strcmp(a, "--guest-phys-bits") == 0) {
+            if (!parse_size(val, &guest_phys_bits) || guest_phys_bits < 32 || guest_phys_bits > 52)
+                return fail_usage("--guest-phys-bits needs a number from 32 to 52, not '%s'", val);
         } else if (strcmp(a, "--max-errors") == 0) {
             if (!parse_size(val, &max_errors) || max_errors == 0 || max_errors > 100000)
                 return fail_usage("--max-errors needs a number from 1 to 100000, not '%s'", val);

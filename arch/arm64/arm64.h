@@ -75,6 +75,13 @@ static inline u64 hv_virt_to_phys(const void *p)
 u64 arm64_early_mmu(u64 image_pa, u64 dtb_pa);
 /* Identity-map [pa, pa+size) (rounded out to pages). False when out of tables. */
 bool arm64_map_identity(u64 pa, u64 size, enum pt_kind kind);
+/* Unmap the 4 KiB page at va (image or identity map), splitting a block
+ * mapping if needed: a stack guard page. False when not mapped or out of tables. */
+bool arm64_unmap_page(u64 va);
+/* arch/arm64/stage2.c: the IPA size partitions get (at most 39 bits). */
+u32 stage2_ipa_bits(void);
+/* arch/arm64/stackguard.c: unmap va as the guard page of cpu's stack. */
+bool arm64_stack_guard(u32 cpu, u64 va);
 /* Bytes of the DTB that the early code mapped (0 if none). */
 extern u64 arm64_dtb_mapped;
 /* Table pages used / available (for the banner and tests of exhaustion). */

@@ -65,6 +65,22 @@ static u64 timer_now(void)
     return sysreg_read(cntpct_el0);
 }
 
+u64 arch_time_us(void)
+{
+    u64 f = timer_freq(), t = timer_now();
+    return t / f * 1000000 + t % f * 1000000 / f;
+}
+
+u64 arch_timestamp(void)
+{
+    return timer_now();
+}
+
+u64 arch_timestamp_hz(void)
+{
+    return timer_freq();
+}
+
 void arch_udelay(u64 us)
 {
     u64 f = timer_freq();
@@ -86,6 +102,9 @@ static u32 psci_version;
 
 bool arch_platform_init(struct boot_info *bi, char *err, size_t errlen)
 {
+    extern char boot_stack_guard[];
+    if (!arm64_stack_guard(0, (u64)(uintptr_t)boot_stack_guard))
+        printk("bulkhead: the boot stack has no guard page (out of page-table pages)\n");
     if (arm64_plat.psci == PSCI_HVC) {
         bh_snprintf(err, errlen,
                     "the device tree's PSCI node uses method \"hvc\", but Bulkhead itself runs "
@@ -133,20 +152,24 @@ void arch_start_secondaries(struct boot_info *bi)
                    (unsigned long long)pc->hwid);
             continue;
         }
-        u64 stack = frame_alloc(CPU_STACK_SIZE / PAGE_SIZE);
+        /* One more page below the stack: the unmapped guard page. */
+        u64 stack = frame_alloc(CPU_STACK_SIZE / PAGE_SIZE + 1);
         if (!stack) {
             printk("cpu %u (hwid %#llx): not started: no memory for its stack\n", i,
                    (unsigned long long)pc->hwid);
             continue;
         }
-        pc->stack_top = stack + CPU_STACK_SIZE;
+        if (!arm64_stack_guard(i, stack))
+            printk("cpu %u: its stack has no guard page (out of page-table pages)\n", i);
+        pc->stack_top = stack + PAGE_SIZE + CPU_STACK_SIZE;
         arm64_cpu_stack[i] = pc->stack_top;
         dsb(ish);
         s64 r = psci_call(PSCI_CPU_ON_64, pc->hwid, entry, i);
         if (r != PSCI_SUCCESS) {
             printk("cpu %u (hwid %#llx): PSCI CPU_ON failed: %lld (%s); going on without it\n",
                    i, (unsigned long long)pc->hwid, (long long)r, psci_strerror(r));
-            frame_free(stack, CPU_STACK_SIZE / PAGE_SIZE);
+            arm64_map_identity(stack, PAGE_SIZE, PT_RW); /* the guard page goes back too */
+            frame_free(stack, CPU_STACK_SIZE / PAGE_SIZE + 1);
             continue;
         }
         u64 f = timer_freq(), start = timer_now();
@@ -160,7 +183,18 @@ void arch_start_secondaries(struct boot_info *bi)
     }
 }
 
-/* selftest=write-text|write-text-alias|exec-data|unmapped|ud on the command line makes one
+/* Eats 512 bytes of stack per level, far deeper than any stack allows. */
+static volatile u64 recurse_limit = 1ULL << 40;
+static __attribute__((noinline)) u64 selftest_recurse(u64 depth)
+{
+    volatile u8 frame[512];
+    frame[0] = (u8)depth;
+    if (depth >= recurse_limit)
+        return frame[0];
+    return selftest_recurse(depth + 1) + frame[0];
+}
+
+/* selftest=write-text|write-text-alias|exec-data|unmapped|ud|stack-overflow on the command line makes one
  * CPU break a rule on purpose (CPU 1, or the one named by selftest.cpu=), to
  * show that the EL2 page tables enforce W^X and that the exception vectors
  * report the fault and stop only that CPU. */
@@ -205,6 +239,9 @@ void arm64_selftest(unsigned cpu)
     } else if (strcmp(v, "ud") == 0) {
         printk("selftest: cpu %u executes an undefined instruction (must fault)\n", cpu);
         __asm__ volatile("udf #0");
+    } else if (strcmp(v, "stack-overflow") == 0) {
+        printk("selftest: cpu %u recurses until its stack overflows (must be caught)\n", cpu);
+        selftest_recurse(0);
     } else {
         printk("selftest: unknown test '%s'\n", v);
         return;

@@ -21,8 +21,9 @@
  * not memory), one cpu node per vCPU (reg = the vCPU index = its MPIDR
  * Aff0, enable-method "psci"), PSCI 1.0 through HVC, and the virtual PL011
  * at 0x09000000 with /chosen/stdout-path when the partition's console is on.
- * There is no interrupt controller and no timer node: partitions get no
- * interrupts yet. /chosen/bootargs is the configured command line (else the
+ * The virtual GICv3 (arm,gic-v3, the interrupt parent of everything) and
+ * the architected timer (arm,armv8-timer) are always there; the PL011 has
+ * SPI 1. /chosen/bootargs is the configured command line (else the
  * kernel module's arguments); linux,initrd-start/end give the ramdisk. */
 #include "arm64.h"
 #include "../../hv/bytes.h"
@@ -33,6 +34,7 @@
 
 #define IMAGE_MAGIC 0x644d5241u /* "ARM\x64" little-endian */
 #define DTB_MAX 0x10000ULL
+#define GIC_PHANDLE 2
 
 static const struct part_region *boot_region(struct partition *p)
 {
@@ -69,6 +71,7 @@ static int write_dt(struct partition *p, struct a64_part *ap, void *buf, u32 cap
     fdtw_prop_string(w, "compatible", "bulkhead,partition");
     bh_snprintf(name, sizeof(name), "Bulkhead partition %s", p->name);
     fdtw_prop_string(w, "model", name);
+    fdtw_prop_u32(w, "interrupt-parent", GIC_PHANDLE);
 
     fdtw_begin_node(w, "chosen");
     const char *cmd = p->cfg->cmdline[0] ? p->cfg->cmdline : p->kernel->args;
@@ -129,6 +132,31 @@ static int write_dt(struct partition *p, struct a64_part *ap, void *buf, u32 cap
     fdtw_prop_string(w, "method", "hvc");
     fdtw_end_node(w);
 
+    /* The virtual GICv3: distributor and one redistributor per vCPU, in
+     * one redistributor region. */
+    node_name(name, sizeof(name), "interrupt-controller", VGICD_GPA);
+    fdtw_begin_node(w, name);
+    fdtw_prop_string(w, "compatible", "arm,gic-v3");
+    fdtw_prop_u32(w, "#interrupt-cells", 3);
+    fdtw_prop_empty(w, "interrupt-controller");
+    fdtw_prop_u32(w, "#redistributor-regions", 1);
+    u32 gic_reg[8] = { 0, (u32)VGICD_GPA, 0, (u32)VGICD_SIZE,
+                       0, (u32)VGICR_GPA, 0, (u32)(p->cfg->ncpus * VGICR_STRIDE) };
+    fdtw_prop_cells(w, "reg", gic_reg, 8);
+    fdtw_prop_u32(w, "phandle", GIC_PHANDLE);
+    fdtw_end_node(w);
+
+    /* The architected timer: secure and non-secure physical, virtual and
+     * hypervisor PPIs (13, 14, 11, 10 = INTIDs 29, 30, 27, 26), level-high.
+     * The guest uses the virtual one; the physical timer traps. */
+    fdtw_begin_node(w, "timer");
+    static const char timer_compat[] = "arm,armv8-timer";
+    fdtw_prop(w, "compatible", timer_compat, sizeof(timer_compat));
+    u32 timer_irqs[12] = { 1, 13, 4, 1, 14, 4, 1, 11, 4, 1, 10, 4 };
+    fdtw_prop_cells(w, "interrupts", timer_irqs, 12);
+    fdtw_prop_empty(w, "always-on");
+    fdtw_end_node(w);
+
     if (p->cfg->console) {
         fdtw_begin_node(w, "apb-pclk");
         fdtw_prop_string(w, "compatible", "fixed-clock");
@@ -145,6 +173,8 @@ static int write_dt(struct partition *p, struct a64_part *ap, void *buf, u32 cap
         fdtw_prop_reg64(w, "reg", VPL011_GPA, VPL011_SIZE);
         u32 clocks[2] = { 1, 1 };
         fdtw_prop_cells(w, "clocks", clocks, 2);
+        u32 uart_irq[3] = { 0, VPL011_INTID - 32, 4 }; /* SPI, level-high */
+        fdtw_prop_cells(w, "interrupts", uart_irq, 3);
         static const char clock_names[] = "uartclk\0apb_pclk";
         fdtw_prop(w, "clock-names", clock_names, sizeof(clock_names));
         fdtw_end_node(w);

@@ -233,6 +233,45 @@ bool arm64_map_identity(u64 pa, u64 size, enum pt_kind kind)
     return ok;
 }
 
+bool arm64_unmap_page(u64 va)
+{
+    pts.virt_off = (s64)(HV_VBASE - arm64_image_pa);
+    u64 table = va >= HV_VBASE ? pts.ttbr1 : pts.ttbr0;
+    if (va & (PAGE_SIZE - 1))
+        return false;
+    for (int level = 0; level < 3; level++) {
+        u32 shift = 39 - 9 * level;
+        u64 *t = table_ptr(table);
+        u32 idx = (u32)((va >> shift) & 511);
+        u64 e = t[idx];
+        if (!(e & PTE_VALID))
+            return false;
+        if (!(e & PTE_TABLE)) {
+            /* A block: split it into the next level with the same attributes. */
+            u64 nt = new_table();
+            if (!nt)
+                return false;
+            u64 child = 1ULL << (shift - 9);
+            u64 base = e & PTE_ADDR_MASK & ~((1ULL << shift) - 1);
+            u64 attrs = e & ~PTE_ADDR_MASK & ~PTE_TABLE;
+            u64 *n = table_ptr(nt);
+            for (u32 i = 0; i < 512; i++)
+                n[i] = (base + i * child) | attrs | (level == 2 ? PTE_TABLE : 0);
+            dsb(ishst);
+            t[idx] = nt | PTE_VALID | PTE_TABLE;
+            e = t[idx];
+        }
+        table = e & PTE_ADDR_MASK;
+    }
+    u64 *t = table_ptr(table);
+    t[(va >> 12) & 511] = 0;
+    dsb(ishst);
+    __asm__ volatile("tlbi vae2is, %0" ::"r"(va >> 12) : "memory");
+    dsb(ish);
+    isb();
+    return true;
+}
+
 u32 arm64_pt_pages_used(void)
 {
     return pts.used;

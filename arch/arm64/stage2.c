@@ -34,6 +34,11 @@ static u32 ipa_bits(void)
     return bits < 39 ? bits : 39;
 }
 
+u32 stage2_ipa_bits(void)
+{
+    return ipa_bits();
+}
+
 u64 stage2_vtcr(void)
 {
     u32 r = sysreg_read(id_aa64mmfr0_el1) & 0xf;
@@ -222,4 +227,92 @@ bool stage2_lookup(struct a64_part *ap, u64 ipa, u64 *pa, u64 *desc)
         t = (u64 *)(uintptr_t)(d & S2_ADDR);
     }
     return false;
+}
+
+/* ------------------------------------------------------------ runtime changes
+ *
+ * Windows and pool ranges change while the partition runs (hv/window.c), under
+ * its memslot writer lock. ap->lock keeps them apart from a partition-wide
+ * stop (stage2_block keeps the top-level entries in root_saved then: changes
+ * go there, and stage2_unblock brings them back). Table pages are kept until
+ * the partition is destroyed, so mapping a range again never allocates. */
+
+static u64 *top_table(struct a64_part *ap)
+{
+    return ap->blocked ? ap->root_saved : ap->root;
+}
+
+bool arch_runtime_maps(void)
+{
+    return true;
+}
+
+bool arch_guest_range_ok(struct partition *p, u64 gpa, u64 size)
+{
+    u64 limit = 1ULL << ipa_bits();
+    if (size > limit || gpa > limit - size)
+        return false;
+    /* Never over the partition's emulated devices: a mapping there would
+     * hide the virtual PL011 or the virtual GIC from their traps. */
+    u64 gicr_size = (u64)p->cfg->ncpus * VGICR_STRIDE;
+    if (gpa < VGICD_GPA + VGICD_SIZE && VGICD_GPA < gpa + size)
+        return false;
+    if (gpa < VGICR_GPA + gicr_size && VGICR_GPA < gpa + size)
+        return false;
+    return !(p->cfg->console && gpa < VPL011_GPA + VPL011_SIZE && VPL011_GPA < gpa + size);
+}
+
+int arch_stage2_map(struct partition *p, const struct memslot *m)
+{
+    struct a64_part *ap = p->arch;
+    u64 ipa = m->gfn << PAGE_SHIFT, size = m->npages << PAGE_SHIFT;
+    if (!arch_guest_range_ok(p, ipa, size))
+        return MEMSLOT_E_OVERFLOW;
+    spin_lock(&ap->lock);
+    u64 *saved = ap->root;
+    ap->root = top_table(ap);
+    bool ok = map_range(ap, ipa, m->hfn << PAGE_SHIFT, size, slot_attr(m->flags));
+    ap->root = saved;
+    spin_unlock(&ap->lock);
+    if (!ok) {
+        arch_stage2_unmap(p, ipa, size);
+        return MEMSLOT_E_NOMEM;
+    }
+    /* The entries were invalid before (no TLB holds a fault): making the new
+     * ones visible to the table walkers of every CPU is enough. */
+    dsb(ishst);
+    return MEMSLOT_OK;
+}
+
+void arch_stage2_unmap(struct partition *p, u64 gpa, u64 size)
+{
+    struct a64_part *ap = p->arch;
+    u64 end = gpa + size;
+    spin_lock(&ap->lock);
+    u64 ipa = gpa;
+    while (ipa < end) {
+        u64 *t = top_table(ap);
+        u64 step = 1ULL << 30;
+        for (int l = 1; l <= 3; l++) {
+            step = 1ULL << (39 - 9 * l);
+            u64 *e = &t[(ipa >> (39 - 9 * l)) & 511];
+            if (!(*e & S2_VALID))
+                break;
+            if (l == 3 || !(*e & S2_TABLE)) {
+                /* A leaf: slots map only their own blocks, so it lies inside
+                 * the range. */
+                __atomic_store_n(e, 0, __ATOMIC_RELAXED);
+                break;
+            }
+            t = (u64 *)(uintptr_t)(*e & S2_ADDR);
+        }
+        ipa = (ipa & ~(step - 1)) + step;
+    }
+    /* Break: the cleared entries reach the walkers, then every CPU's TLB
+     * entries of this VMID go (TLBI VMALLS12E1IS; DSB ISH waits for it on
+     * all CPUs of the inner-shareable domain). */
+    dsb(ishst);
+    if (ap->vttbr)
+        stage2_flush(ap);
+    spin_unlock(&ap->lock);
 }

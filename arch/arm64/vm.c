@@ -1,10 +1,14 @@
 /* arm64 vCPUs: each runs at EL1 on the physical CPU its partition owns for
  * it, under VHE (HCR_EL2.E2H stays set, TGE is clear), with the partition's
  * stage-2 tables and VMID. Exits are handled here: SMCCC calls by HVC or by
- * a trapped SMC (PSCI 1.1 and Bulkhead's hypercalls), WFI/WFE, stage-2 data
- * aborts on the virtual PL011 (emulated) or anywhere else outside the
- * partition's memory (fault policy), instruction aborts, system-register
- * traps. Partition-wide stops and restarts (fault policy, shutdown, PSCI
+ * a trapped SMC (PSCI 1.1 and Bulkhead's hypercalls), WFI (the physical CPU
+ * sleeps until the vCPU has an interrupt) and WFE, stage-2 data aborts on
+ * the virtual PL011 and the virtual GIC (emulated) or anywhere else outside
+ * the partition's memory (fault policy, or an injected external abort),
+ * instruction aborts, system-register traps (SGI generation), physical
+ * interrupts (the virtual timer's, kicks, maintenance). The virtual GIC's
+ * list registers are synced after every exit and loaded before every entry
+ * (vgic.c). Partition-wide stops and restarts (fault policy, shutdown, PSCI
  * SYSTEM_OFF/RESET) bring every vCPU of the partition back to the
  * hypervisor by clearing the top of its stage-2 tables, then meet: the
  * boot vCPU carries the request out once all have arrived. */
@@ -41,6 +45,7 @@
 #define PSCI_0_2_SYSTEM_RESET 0x84000009u
 #define PSCI_1_0_FEATURES 0x8400000au
 #define SMCCC_VERSION 0x80000000u
+#define SMCCC_ARCH_FEATURES 0x80000001u
 #define SMCCC_NOT_SUPPORTED (-1LL)
 
 #define P_SUCCESS 0
@@ -56,7 +61,8 @@ struct vcpu_run {
     struct a64_part *ap;
     u32 index;
     u32 cpu;
-    u64 exits;
+    u64 exits, waits;
+    bool input;       /* console input goes to this vCPU's partition */
     struct vm_ctx ctx;
 };
 
@@ -67,6 +73,8 @@ static u32 sysreg_reported[PART_MAX];
 enum leave { L_RESUME, L_OFF, L_REQ };
 
 /* ------------------------------------------------------------ requests */
+
+static void kick_all(struct a64_part *ap);
 
 static u32 req_of(struct a64_part *ap)
 {
@@ -81,6 +89,7 @@ static void request_locked(struct a64_part *ap, u32 req, bool counted)
         ap->req_counted = counted;
         __atomic_store_n(&ap->req, req, __ATOMIC_RELEASE);
         stage2_block(ap);
+        kick_all(ap);
     } else if (req == REQ_STOP) {
         __atomic_store_n(&ap->req, REQ_STOP, __ATOMIC_RELEASE); /* stopping wins */
     }
@@ -132,6 +141,93 @@ static void enter_state(struct vcpu_run *v, u64 pc, u64 x0)
     v->ctx.pstate = SPSR_EL1H_MASKED;
     v->ctx.x[0] = x0;
     el1_reset();
+    /* Every vCPU of the partition sees the same virtual counter, which
+     * started near zero when the partition (re)started. */
+    sysreg_write(cntvoff_el2, v->ap->cntvoff);
+    vgic_hw_reset();
+}
+
+/* Physical interrupts taken at EL2 (after an IRQ exit or a WFI wake-up):
+ * the virtual timer's is forwarded to the guest (left active until the
+ * guest deactivates it), kicks and maintenance interrupts only make the
+ * vCPU look at its interrupt state again, which vgic_sync/vgic_flush do. */
+/* Console input (hypervisor command line console.input=NAME): vCPU 0 of
+ * that partition moves what the hypervisor's UART received into the
+ * partition's virtual PL011 (32-byte FIFO; the rest waits in the UART),
+ * after each exit and while it waits in WFI, woken every 10 ms by the EL2
+ * physical timer for that. */
+extern uintptr_t arm64_uart;
+extern const struct boot_info *arm64_bi;
+#define HOST_UART_FR 0x18
+#define HOST_UART_RXFE (1u << 4)
+
+static bool input_for(struct partition *p)
+{
+    char name[CFG_NAME_MAX];
+    return arm64_bi && arm64_uart && p->cfg->console &&
+           bi_cmdline_get(arm64_bi->cmdline, "console.input", name, sizeof(name)) &&
+           strcmp(name, p->name) == 0;
+}
+
+static void poll_input(struct vcpu_run *v)
+{
+    volatile u32 *fr = (volatile u32 *)(arm64_uart + HOST_UART_FR);
+    volatile u32 *dr = (volatile u32 *)arm64_uart;
+    if (*fr & HOST_UART_RXFE)
+        return;
+    struct a64_part *ap = v->ap;
+    spin_lock(&ap->uart_lock);
+    while (!(*fr & HOST_UART_RXFE) && ap->uart.rx_count < VPL011_RX_FIFO)
+        vpl011_rx_push(&ap->uart, (u8)(*dr & 0xff));
+    vgic_set_line(&ap->vgic, VPL011_INTID, vpl011_irq_line(&ap->uart), v->index);
+    spin_unlock(&ap->uart_lock);
+}
+
+static void drain_irqs(struct vcpu_run *v)
+{
+    for (u32 n = 0; n < 64; n++) {
+        u32 intid = gic_ack();
+        if (intid >= 1020)
+            return;
+        gic_drop(intid);
+        if (intid == GIC_VTIMER_PPI) {
+            vgic_timer_fired(&v->ap->vgic, v->index);
+            continue;
+        }
+        if (vgic_is_hw_spi(&v->ap->vgic, intid)) {
+            vgic_hw_fired(&v->ap->vgic, v->index, intid);
+            continue;
+        }
+        if (intid == gic_hyp_timer_ppi())
+            sysreg_write(cnthp_ctl_el2, 0); /* the input poll's wake-up, done */
+        gic_deactivate(intid);
+    }
+}
+
+/* The partition's pass-through SPIs: each routed to the CPU of vCPU 0 (the
+ * virtual IROUTER's reset value) and enabled, or disabled; any left active
+ * by an earlier run is deactivated. */
+static void passthrough_irqs(struct partition *p, struct a64_part *ap, bool on)
+{
+    for (u32 i = 0; i < p->cfg->nirqs; i++) {
+        u32 intid = p->cfg->irqs[i];
+        gic_spi_enable(intid, false);
+        gic_spi_deactivate(intid);
+        if (on) {
+            ap->vgic.hw_spi[intid / 64] |= 1ULL << (intid % 64);
+            gic_spi_route(intid, ap->vcpu[0].cpu);
+            gic_spi_enable(intid, true);
+        }
+    }
+}
+
+/* Wake every vCPU of the partition that may be waiting (WFI, CPU_ON). */
+static void kick_all(struct a64_part *ap)
+{
+    u32 me = arch_cpu_index();
+    for (u32 i = 0; i < ap->nvcpus; i++)
+        if (ap->vcpu[i].cpu != me)
+            gic_kick(ap->vcpu[i].cpu);
 }
 
 /* EL2 state for running this partition's vCPU on this CPU. */
@@ -141,13 +237,13 @@ static void cpu_setup(struct vcpu_run *v)
     sysreg_write(vttbr_el2, v->ap->vttbr);
     sysreg_write(vmpidr_el2, (1ULL << 31) | v->index);
     sysreg_write(vpidr_el2, sysreg_read(midr_el1));
-    sysreg_write(cntvoff_el2, 0);
     /* E2H layout: EL1PCTEN (10) lets the guest read the physical counter;
      * EL1PCEN (11) clear traps the physical timer, which it is not given. */
     u64 cnthctl = sysreg_read(cnthctl_el2);
     sysreg_write(cnthctl_el2, (cnthctl | (1ULL << 10)) & ~(1ULL << 11));
     /* FP/SIMD and SVE are not trapped: nothing else uses them on this CPU. */
     sysreg_write(cptr_el2, sysreg_read(cptr_el2) | (3ULL << 20) | (3ULL << 16));
+    a64_debug_setup(v->p->cfg->pmu);
     sysreg_write(hcr_el2, HCR_RW64 | HCR_E2H | HCR_VM | HCR_SWIO | HCR_FMO | HCR_IMO | HCR_AMO |
                               HCR_FB | HCR_BSU_IS | HCR_TWI | HCR_TWE | HCR_TSC | HCR_APK |
                               HCR_API);
@@ -164,8 +260,11 @@ static void cpu_restore(void)
     isb();
 }
 
-/* Inject an undefined-instruction exception into the guest at EL1. */
-static void inject_undef(struct vcpu_run *v)
+/* Take a synchronous exception to the guest's EL1 with this ESR (and FAR
+ * when far_valid), as the CPU would: ELR = the instruction, SPSR = its
+ * PSTATE, EL1h with D, A, I, F masked, at VBAR_EL1 + the offset for where
+ * it came from. */
+static void inject_sync(struct vcpu_run *v, u64 esr, bool far_valid, u64 far)
 {
     u64 ps = v->ctx.pstate;
     u64 off;
@@ -175,11 +274,19 @@ static void inject_undef(struct vcpu_run *v)
         off = 0x000;      /* from EL1t */
     else
         off = 0x400;      /* from EL0 */
-    sysreg_write(esr_el12, 1ULL << 25); /* EC 0 (unknown), IL */
+    sysreg_write(esr_el12, esr);
+    if (far_valid)
+        sysreg_write(far_el12, far);
     sysreg_write(elr_el12, v->ctx.pc);
     sysreg_write(spsr_el12, ps);
     v->ctx.pc = sysreg_read(vbar_el12) + off;
     v->ctx.pstate = SPSR_EL1H_MASKED;
+}
+
+/* Inject an undefined-instruction exception into the guest at EL1. */
+static void inject_undef(struct vcpu_run *v)
+{
+    inject_sync(v, 1ULL << 25, false, 0); /* EC 0 (unknown reason), IL */
 }
 
 /* ------------------------------------------------------------ SMCCC */
@@ -219,6 +326,8 @@ static s64 psci_cpu_on(struct vcpu_run *v, u64 target, u64 entry, u64 ctx_id)
         r = P_SUCCESS;
     }
     spin_unlock(&ap->lock);
+    if (r == P_SUCCESS)
+        gic_kick(tv->cpu); /* it waits in WFI for this */
     return r;
 }
 
@@ -235,6 +344,7 @@ static bool psci_supported(u32 fid)
     case PSCI_0_2_SYSTEM_RESET:
     case PSCI_1_0_FEATURES:
     case SMCCC_VERSION:
+    case SMCCC_ARCH_FEATURES:
         return true;
     default:
         return false;
@@ -263,6 +373,14 @@ static enum leave smccc(struct vcpu_run *v)
     case SMCCC_VERSION:
         x[0] = 0x10001; /* SMCCC 1.1 */
         return L_RESUME;
+    case SMCCC_ARCH_FEATURES:
+        /* SMCCC 1.1: 0 for the Arm Architecture Service functions that are
+         * implemented (SMCCC_VERSION, SMCCC_ARCH_FEATURES), NOT_SUPPORTED
+         * for everything else, including the ARCH_WORKAROUND_* calls. */
+        x[0] = (u32)a1 == SMCCC_VERSION || (u32)a1 == SMCCC_ARCH_FEATURES
+                   ? 0
+                   : (u64)SMCCC_NOT_SUPPORTED;
+        return L_RESUME;
     case PSCI_0_2_VERSION:
         x[0] = 0x10001; /* PSCI 1.1 */
         return L_RESUME;
@@ -277,15 +395,16 @@ static enum leave smccc(struct vcpu_run *v)
         bool any = false;
         spin_lock(&ap->lock);
         __atomic_store_n(&ap->vcpu[v->index].state, VCPU_OFF, __ATOMIC_RELEASE);
+        sysreg_write(cntv_ctl_el02, 0);
         for (u32 i = 0; i < ap->nvcpus; i++)
             any |= __atomic_load_n(&ap->vcpu[i].state, __ATOMIC_ACQUIRE) != VCPU_OFF;
         spin_unlock(&ap->lock);
         /* No console flush: another vCPU may be in the middle of a line. */
-        printk("partition %s: vCPU %u off (PSCI CPU_OFF)\n", p->name, v->index);
+        part_printk(p, "partition %s: vCPU %u off (PSCI CPU_OFF)\n", p->name, v->index);
         if (any)
             return L_OFF;
         /* Nothing can switch a vCPU on again: the partition has stopped. */
-        printk("partition %s: every vCPU is off: stopping the partition\n", p->name);
+        part_printk(p, "partition %s: every vCPU is off: stopping the partition\n", p->name);
         request(ap, REQ_STOP, false);
         return L_REQ;
     }
@@ -302,14 +421,14 @@ static enum leave smccc(struct vcpu_run *v)
     }
     case PSCI_0_2_SYSTEM_OFF:
         partition_console_flush(p);
-        printk("partition %s: PSCI SYSTEM_OFF from vCPU %u\n", p->name, v->index);
+        part_printk(p, "partition %s: PSCI SYSTEM_OFF from vCPU %u\n", p->name, v->index);
         partition_shutdown(p, 0);
         request(ap, REQ_STOP, false);
         return L_REQ;
     case PSCI_0_2_SYSTEM_RESET:
         partition_console_flush(p);
-        printk("partition %s: PSCI SYSTEM_RESET from vCPU %u: restarting it\n", p->name,
-               v->index);
+        part_printk(p, "partition %s: PSCI SYSTEM_RESET from vCPU %u: restarting it\n", p->name,
+                    v->index);
         request(ap, REQ_RESTART, false);
         return L_REQ;
     default:
@@ -355,30 +474,45 @@ static const char *fsc_what(u32 fsc)
     return "abort";
 }
 
-static enum leave uart_access(struct vcpu_run *v, u64 ipa)
+enum mmio_dev { DEV_UART, DEV_GIC };
+
+static u64 device_access(struct vcpu_run *v, enum mmio_dev dev, u64 ipa, u32 size, bool write,
+                         u64 val)
+{
+    struct a64_part *ap = v->ap;
+    if (dev == DEV_GIC)
+        return vgic_mmio(&ap->vgic, v->index, ipa, size, write, val);
+    spin_lock(&ap->uart_lock);
+    u64 r = vpl011_access(v->p, &ap->uart, ipa - VPL011_GPA, write, (u32)val);
+    vgic_set_line(&ap->vgic, VPL011_INTID, vpl011_irq_line(&ap->uart), v->index);
+    spin_unlock(&ap->uart_lock);
+    return r;
+}
+
+/* An emulated device access, decoded from the syndrome. */
+static enum leave mmio_access(struct vcpu_run *v, u64 ipa, enum mmio_dev dev)
 {
     const struct vm_ctx *c = &v->ctx;
     u64 iss = c->esr & 0x1ffffff;
     char why[128];
     if (!(iss & (1ULL << 24))) {
         bh_snprintf(why, sizeof(why),
-                    "stage-2 data abort on the virtual UART without a usable syndrome (ESR 0x%llx, "
+                    "stage-2 data abort on the virtual %s without a usable syndrome (ESR 0x%llx, "
                     "FAR 0x%llx)",
-                    (unsigned long long)c->esr, (unsigned long long)c->far);
+                    dev == DEV_UART ? "UART" : "GIC", (unsigned long long)c->esr,
+                    (unsigned long long)c->far);
         return fault(v, why, ipa, true);
     }
     u32 size = 1u << ((iss >> 22) & 3);
     bool sse = iss & (1ULL << 21), sf = iss & (1ULL << 15), write = iss & (1ULL << 6);
     u32 srt = (iss >> 16) & 31;
-    u64 off = ipa - VPL011_GPA;
     u64 mask = size == 8 ? ~0ULL : (1ULL << (8 * size)) - 1;
     struct a64_part *ap = v->ap;
-    spin_lock(&ap->uart_lock);
     if (write) {
         u64 val = srt == 31 ? 0 : v->ctx.x[srt];
-        vpl011_access(v->p, &ap->uart, off, true, (u32)(val & mask));
+        device_access(v, dev, ipa, size, true, val & mask);
     } else {
-        u64 val = vpl011_access(v->p, &ap->uart, off, false, 0) & mask;
+        u64 val = device_access(v, dev, ipa, size, false, 0) & mask;
         if (sse && size < 8 && (val & (1ULL << (8 * size - 1))))
             val |= ~mask;
         if (!sf)
@@ -386,9 +520,43 @@ static enum leave uart_access(struct vcpu_run *v, u64 ipa)
         if (srt != 31)
             v->ctx.x[srt] = val;
     }
-    spin_unlock(&ap->uart_lock);
+    (void)ap;
     v->ctx.pc += (v->ctx.esr & (1ULL << 25)) ? 4 : 2;
     return L_RESUME;
+}
+
+/* outside-access = "abort": an access or fetch outside the partition's
+ * memory (a stage-2 translation fault, not on the guest's own table walk)
+ * becomes a synchronous external abort at the guest's EL1: data or
+ * instruction abort, from EL0 or the same EL, FSC 0x10, WnR kept, FAR =
+ * the guest's address. Reported once per partition. */
+static u32 abort_reported[PART_MAX];
+
+static bool inject_outside_abort(struct vcpu_run *v, bool insn, u64 ipa)
+{
+    const struct vm_ctx *c = &v->ctx;
+    u32 fsc = c->esr & 0x3f;
+    bool s1ptw = c->esr & (1ULL << 7);
+    /* Translation faults (nothing mapped there) and permission faults (a
+     * write to a read-only window, a fetch from a never-executable one). */
+    bool translation = fsc >= 0x04 && fsc <= 0x07, permission = fsc >= 0x0c && fsc <= 0x0f;
+    if (!v->p->cfg->outside_abort || s1ptw || !(translation || permission))
+        return false;
+    bool from_el0 = (c->pstate & 0xf) == 0;
+    u64 ec = insn ? (from_el0 ? 0x20 : 0x21) : (from_el0 ? 0x24 : 0x25);
+    u64 esr = ec << 26 | 1ULL << 25 | 0x10;
+    if (!insn)
+        esr |= c->esr & (1ULL << 6); /* WnR */
+    bool fnv = c->esr & (1ULL << 10);
+    esr |= fnv ? 1ULL << 10 : 0;
+    if (!abort_reported[v->p->index]++)
+        printk("partition %s: %s %s (gpa 0x%llx, pc 0x%llx): synchronous "
+               "external abort injected (outside-access \"abort\"; reported once)\n",
+               v->p->name, insn ? "fetch" : (c->esr & (1ULL << 6)) ? "write" : "read",
+               translation ? "outside its memory" : "against its permissions",
+               (unsigned long long)ipa, (unsigned long long)c->pc);
+    inject_sync(v, esr, !fnv, c->far);
+    return true;
 }
 
 static enum leave data_abort(struct vcpu_run *v)
@@ -399,7 +567,11 @@ static enum leave data_abort(struct vcpu_run *v)
     bool write = c->esr & (1ULL << 6), s1ptw = c->esr & (1ULL << 7);
     if (!s1ptw && fsc >= 0x04 && fsc <= 0x07 && v->p->cfg->console && ipa >= VPL011_GPA &&
         ipa < VPL011_GPA + VPL011_SIZE)
-        return uart_access(v, ipa);
+        return mmio_access(v, ipa, DEV_UART);
+    if (!s1ptw && fsc >= 0x04 && fsc <= 0x07 && vgic_owns(&v->ap->vgic, ipa))
+        return mmio_access(v, ipa, DEV_GIC);
+    if (inject_outside_abort(v, false, ipa))
+        return L_RESUME;
     char why[160];
     bh_snprintf(why, sizeof(why), "stage-2 data abort: %s %s%s (ESR 0x%llx, FAR 0x%llx)",
                 s1ptw ? "page-table walk" : write ? "write" : "read", fsc_what(fsc),
@@ -413,6 +585,8 @@ static enum leave insn_abort(struct vcpu_run *v)
     const struct vm_ctx *c = &v->ctx;
     u32 fsc = c->esr & 0x3f;
     char why[160];
+    if (inject_outside_abort(v, true, fault_ipa(c)))
+        return L_RESUME;
     bh_snprintf(why, sizeof(why),
                 "stage-2 instruction abort: fetch %s (ESR 0x%llx, FAR 0x%llx)",
                 fsc >= 0x0c && fsc <= 0x0f ? "from memory that is not executable" : fsc_what(fsc),
@@ -420,15 +594,44 @@ static enum leave insn_abort(struct vcpu_run *v)
     return fault(v, why, fault_ipa(c), true);
 }
 
+/* WFI: the physical CPU waits (WFI at EL2) until something the vCPU would
+ * take is pending, or the partition is asked to stop or restart. Kicks from
+ * other CPUs and the timer's physical interrupt wake it. */
+static enum leave wait_for_interrupt(struct vcpu_run *v)
+{
+    struct epoch_domain *ep = hv_epoch();
+    for (;;) {
+        if (vgic_pending(&v->ap->vgic, v->index))
+            return L_RESUME;
+        if (req_of(v->ap) != REQ_NONE)
+            return L_REQ;
+        if (v->input) {
+            sysreg_write(cnthp_tval_el2, sysreg_read(cntfrq_el0) / 100);
+            sysreg_write(cnthp_ctl_el2, 1);
+            isb();
+        }
+        epoch_enter_eqs(ep, v->cpu);
+        __asm__ volatile("dsb sy; wfi" ::: "memory");
+        epoch_exit_eqs(ep, v->cpu);
+        drain_irqs(v);
+        if (v->input)
+            poll_input(v);
+        v->waits++;
+    }
+}
+
 static enum leave handle_sync(struct vcpu_run *v)
 {
     u64 esr = v->ctx.esr;
     switch (ESR_EC(esr)) {
     case EC_WFX:
-        /* No interrupt source exists for partitions yet: carry on. */
         v->ctx.pc += (esr & (1ULL << 25)) ? 4 : 2;
-        arch_cpu_relax();
-        return L_RESUME;
+        if (esr & 1) {
+            /* WFE: the vCPU may be waiting for another one; go on. */
+            arch_cpu_relax();
+            return L_RESUME;
+        }
+        return wait_for_interrupt(v);
     case EC_HVC64:
         if (esr & 0xffff) {
             v->ctx.x[0] = (u64)SMCCC_NOT_SUPPORTED; /* not an SMCCC call (imm16 != 0) */
@@ -443,7 +646,26 @@ static enum leave handle_sync(struct vcpu_run *v)
         }
         return smccc(v);
     case EC_SYSREG: {
+        /* ISS: Op0 [21:20], Op2 [19:17], Op1 [16:14], CRn [13:10], Rt [9:5],
+         * CRm [4:1], direction [0] (1 = read). ICC_SGI1R_EL1 is
+         * S3_0_C12_C11_5, ICC_ASGI1R_EL1 S3_1_C12_C11_6, ICC_SGI0R_EL1
+         * S3_2_C12_C11_7: writes trap while HCR_EL2.IMO is set. */
+        u32 iss = (u32)esr & 0x3fffff;
+        u32 sysreg = iss & 0x3ffc1e; /* everything but Rt and direction */
+        u32 rt = (iss >> 5) & 31;
+        u64 val = rt == 31 ? 0 : v->ctx.x[rt];
+#define SYSREG_ISS(op0, op1, crn, crm, op2) \
+    ((op0) << 20 | (op2) << 17 | (op1) << 14 | (crn) << 10 | (crm) << 1)
+        if (!(iss & 1) && (sysreg == SYSREG_ISS(3, 0, 12, 11, 5) ||
+                           sysreg == SYSREG_ISS(3, 1, 12, 11, 6) ||
+                           sysreg == SYSREG_ISS(3, 2, 12, 11, 7))) {
+            vgic_sgi(&v->ap->vgic, v->index, val, sysreg == SYSREG_ISS(3, 2, 12, 11, 7));
+            v->ctx.pc += 4;
+            return L_RESUME;
+        }
         u32 pi = v->p->index;
+        if (a64_debug_sysreg(&v->ctx, esr))
+            return L_RESUME;
         if (!sysreg_reported[pi]++)
             printk("partition %s: system register access trapped (ESR 0x%llx, pc 0x%llx): "
                    "undefined instruction injected (reported once)\n",
@@ -476,8 +698,10 @@ static enum leave handle_exit(struct vcpu_run *v, u64 kind)
     case VM_EXIT_SYNC:
         return handle_sync(v);
     case VM_EXIT_IRQ:
+        drain_irqs(v);
+        return L_RESUME;
     case VM_EXIT_FIQ:
-        return L_RESUME; /* nothing of the hypervisor's own is pending: go on */
+        return L_RESUME; /* group 0 is not used: nothing to do */
     case VM_EXIT_SERROR: {
         char why[80];
         bh_snprintf(why, sizeof(why), "SError from the guest (ESR 0x%llx)",
@@ -499,9 +723,13 @@ static enum leave run_guest(struct vcpu_run *v)
     for (;;) {
         if (req_of(v->ap) != REQ_NONE)
             return L_REQ;
+        vgic_flush(&v->ap->vgic, v->index);
         epoch_enter_eqs(ep, v->cpu);
         u64 kind = vm_enter(&v->ctx);
         epoch_exit_eqs(ep, v->cpu);
+        vgic_sync(&v->ap->vgic, v->index);
+        if (v->input)
+            poll_input(v);
         if (req_of(v->ap) != REQ_NONE)
             return L_REQ; /* brought back by a partition-wide request */
         enum leave l = handle_exit(v, kind);
@@ -524,9 +752,9 @@ static bool start_guest(struct vcpu_run *v, bool restart)
             bh_snprintf(what, sizeof(what), "restart %u", p->restarts);
         else
             bh_snprintf(what, sizeof(what), "system reset");
-        printk("partition %s: %s: hypervisor free memory %llu KiB, as at the first "
-               "start (%llu KiB)\n",
-               p->name, what, (unsigned long long)(frames_global()->free_bytes >> 10),
+        part_printk(p, "partition %s: %s: hypervisor free memory %llu KiB, as at the first "
+                    "start (%llu KiB)\n",
+                    p->name, what, (unsigned long long)(frames_global()->free_bytes >> 10),
                (unsigned long long)(free_at_start[p->index] >> 10));
         partition_reset_memory(p);
     }
@@ -536,6 +764,13 @@ static bool start_guest(struct vcpu_run *v, bool restart)
     }
     for (u32 i = 0; i < ap->nvcpus; i++)
         __atomic_store_n(&ap->vcpu[i].state, VCPU_OFF, __ATOMIC_RELEASE);
+    u32 pcpus[CFG_MAX_CPUS];
+    for (u32 i = 0; i < ap->nvcpus; i++)
+        pcpus[i] = ap->vcpu[i].cpu;
+    vgic_reset(&ap->vgic, ap->nvcpus, pcpus);
+    passthrough_irqs(p, ap, true);
+    isb();
+    ap->cntvoff = sysreg_read(cntpct_el0);
     ap->vcpu[0].entry = ap->entry;
     ap->vcpu[0].ctx_id = ap->dtb;
     __atomic_store_n(&ap->vcpu[0].state, VCPU_ON_PENDING, __ATOMIC_RELEASE);
@@ -586,8 +821,10 @@ static bool rendezvous(struct vcpu_run *v)
     __atomic_store_n(&ap->req, REQ_NONE, __ATOMIC_RELEASE);
     __atomic_store_n(&ap->finished, !go_on, __ATOMIC_RELEASE);
     __atomic_fetch_add(&ap->gen, 1, __ATOMIC_ACQ_REL);
-    if (!go_on)
+    if (!go_on) {
+        passthrough_irqs(v->p, ap, false);
         partition_stopped(v->p);
+    }
     return go_on;
 }
 
@@ -606,16 +843,23 @@ void arch_vcpu_run(struct partition *p, u32 index)
     v->ap = ap;
     v->index = index;
     v->cpu = cpu;
+    v->input = index == 0 && input_for(p);
+    char gerr[96];
+    if (!gic_cpu_init(cpu, gerr, sizeof(gerr))) {
+        printk("partition %s: vCPU %u cannot run on cpu %u: %s\n", p->name, index, cpu, gerr);
+        return;
+    }
     cpu_setup(v);
     if (index == 0) {
         if (!start_guest(v, false)) {
             /* Park the partition's other vCPUs too: they wait for CPU_ON. */
             __atomic_store_n(&ap->finished, 1, __ATOMIC_RELEASE);
+            kick_all(ap);
             cpu_restore();
             partition_stopped(p);
             return;
         }
-        printk("partition %s: started on cpu %u (%s entry at %#llx, device tree at %#llx)\n",
+        part_printk(p, "partition %s: started on cpu %u (%s entry at %#llx, device tree at %#llx)\n",
                p->name, cpu, cfg_boot_protocol_name(p->cfg->boot),
                (unsigned long long)ap->entry, (unsigned long long)ap->dtb);
     }
@@ -623,11 +867,16 @@ void arch_vcpu_run(struct partition *p, u32 index)
     struct a64_vcpu *me = &ap->vcpu[index];
     for (;;) {
         /* Wait to be switched on (PSCI CPU_ON), or for a request. */
-        epoch_enter_eqs(ep, cpu);
+        /* The CPU sleeps in WFI; CPU_ON and requests kick it. */
+        sysreg_write(cntv_ctl_el02, 0);
+        vgic_hw_off();
         while (__atomic_load_n(&me->state, __ATOMIC_ACQUIRE) != VCPU_ON_PENDING &&
-               req_of(ap) == REQ_NONE && !__atomic_load_n(&ap->finished, __ATOMIC_ACQUIRE))
-            arch_cpu_relax();
-        epoch_exit_eqs(ep, cpu);
+               req_of(ap) == REQ_NONE && !__atomic_load_n(&ap->finished, __ATOMIC_ACQUIRE)) {
+            epoch_enter_eqs(ep, cpu);
+            __asm__ volatile("dsb sy; wfi" ::: "memory");
+            epoch_exit_eqs(ep, cpu);
+            drain_irqs(v);
+        }
         if (__atomic_load_n(&ap->finished, __ATOMIC_ACQUIRE))
             break;
         enum leave l = L_REQ;
@@ -638,7 +887,7 @@ void arch_vcpu_run(struct partition *p, u32 index)
             spin_unlock(&ap->lock);
             enter_state(v, entry, ctx_id);
             if (index != 0)
-                printk("partition %s: vCPU %u started on cpu %u at %#llx (PSCI CPU_ON)\n",
+                part_printk(p, "partition %s: vCPU %u started on cpu %u at %#llx (PSCI CPU_ON)\n",
                        p->name, index, cpu, (unsigned long long)entry);
             l = run_guest(v);
         }
@@ -647,5 +896,7 @@ void arch_vcpu_run(struct partition *p, u32 index)
         if (!rendezvous(v))
             break;
     }
+    sysreg_write(cntv_ctl_el02, 0);
+    vgic_hw_off();
     cpu_restore();
 }

@@ -41,9 +41,29 @@ _Static_assert(sizeof(struct vm_ctx) == VMCTX_SIZE, "vm_ctx layout");
 u64 vm_enter(struct vm_ctx *ctx);
 extern char vm_vectors[];
 
+/* arch/arm64/debug.c: MDCR_EL2/CPTR_EL2 for a partition's vCPU on this CPU
+ * (returns the MDCR_EL2 value); emulate a trapped debug, trace or PMU
+ * register access (false when esr is not one). */
+u64 a64_debug_setup(bool pmu_passthrough);
+bool a64_debug_sysreg(struct vm_ctx *ctx, u64 esr);
+
 /* Guest-physical layout the hypervisor adds to every partition. */
 #define VPL011_GPA 0x09000000ULL
 #define VPL011_SIZE 0x1000ULL
+#define VPL011_INTID 33 /* SPI 1, as on QEMU virt */
+/* The virtual GICv3 (QEMU virt's layout): distributor, then one 128 KiB
+ * redistributor (RD_base and SGI_base frames) per vCPU. */
+#define VGICD_GPA CFG_ARM64_VGICD_GPA
+#define VGICD_SIZE CFG_ARM64_VGICD_SIZE
+#define VGICR_GPA CFG_ARM64_VGICR_GPA
+#define VGICR_STRIDE CFG_ARM64_VGICR_STRIDE
+#define VGIC_NIRQ 96 /* SGIs, PPIs and SPIs 32..95 */
+
+/* Physical interrupts the hypervisor uses (gic.c). */
+#define GIC_KICK_SGI 1
+#define GIC_MAINT_PPI 25
+#define GIC_VTIMER_PPI 27
+#define GIC_SPURIOUS 1023
 
 /* HCR_EL2 bits */
 #define HCR_VM (1ULL << 0)
@@ -65,8 +85,44 @@ extern char vm_vectors[];
 enum vcpu_state { VCPU_OFF = 0, VCPU_ON_PENDING, VCPU_ON };
 enum part_req { REQ_NONE = 0, REQ_STOP, REQ_RESTART };
 
+#define VPL011_RX_FIFO 32
 struct vpl011 {
     u32 cr, lcr_h, ibrd, fbrd, ifls, imsc, ris, dmacr, ilpr;
+    u8 rx[VPL011_RX_FIFO];  /* console input (console.input=) */
+    u32 rx_head, rx_count;
+};
+
+struct vgic_cpu {
+    u32 enabled, group, icfgr1; /* SGIs and PPIs */
+    u8 prio[32];
+    u32 waker;
+    /* Pending and active state not in the list registers; interrupts
+     * 0..VGIC_NIRQ-1 (SPIs routed to this vCPU). */
+    u64 pend[VGIC_NIRQ / 64 + 1], act[VGIC_NIRQ / 64 + 1];
+    /* What the owner loaded at its last entry (other vCPUs' reads). */
+    u64 lr_pend[VGIC_NIRQ / 64 + 1], lr_act[VGIC_NIRQ / 64 + 1];
+    /* Clears posted by other vCPUs, applied at the owner's next sync. */
+    u64 clr_pend[VGIC_NIRQ / 64 + 1], clr_act[VGIC_NIRQ / 64 + 1];
+    /* Forwarded physical interrupts (PPI 27, pass-through SPIs) acknowledged
+     * and left active for the guest to deactivate through the hardware bit. */
+    u64 hw_act[VGIC_NIRQ / 64 + 1];
+    u32 lr_used;             /* owner only */
+    bool hcr_more;           /* owner only: NPIE set in ICH_HCR_EL2 */
+    bool kick;
+    u64 timer_irqs, sgis_received;
+};
+
+struct vgic {
+    spinlock_t lock;
+    u32 nvcpus;
+    u32 pcpu[CFG_MAX_CPUS];
+    u32 ctlr;
+    u64 enabled[VGIC_NIRQ / 64 + 1], group[VGIC_NIRQ / 64 + 1], line[VGIC_NIRQ / 64 + 1];
+    u64 hw_spi[VGIC_NIRQ / 64 + 1]; /* the partition's pass-through SPIs */
+    u32 icfgr[VGIC_NIRQ / 16];
+    u8 prio[VGIC_NIRQ];
+    u64 route[VGIC_NIRQ];
+    struct vgic_cpu cpu[CFG_MAX_CPUS];
 };
 
 struct a64_vcpu {
@@ -98,6 +154,9 @@ struct a64_part {
     /* virtual UART */
     spinlock_t uart_lock;
     struct vpl011 uart;
+    /* interrupts and timer */
+    struct vgic vgic;
+    u64 cntvoff;      /* CNTVOFF_EL2: the counter at the partition's (re)start */
 };
 
 /* stage2.c */
@@ -113,6 +172,64 @@ bool stage2_lookup(struct a64_part *ap, u64 ipa, u64 *pa, u64 *desc);
 void vpl011_reset(struct vpl011 *u);
 /* Returns the value read (write: 0). */
 u32 vpl011_access(struct partition *p, struct vpl011 *u, u64 off, bool write, u32 val);
+bool vpl011_irq_line(const struct vpl011 *u);
+bool vpl011_rx_push(struct vpl011 *u, u8 c);
+
+/* gic.c: the physical GICv3 at EL2 */
+bool gic_cpu_init(u32 cpu, char *err, size_t len);
+u32 gic_ack(void);
+u32 gic_hyp_timer_ppi(void);
+void gic_drop(u32 intid);
+void gic_deactivate(u32 intid);
+void gic_kick(u32 cpu);
+u32 gic_spi_lines(void);
+void gic_spi_route(u32 intid, u32 cpu);
+void gic_spi_enable(u32 intid, bool on);
+void gic_spi_deactivate(u32 intid);
+
+/* vgic.c */
+void vgic_reset(struct vgic *g, u32 nvcpus, const u32 *pcpus);
+void vgic_cpu_reset(struct vgic *g, u32 vcpu);
+void vgic_hw_reset(void);
+void vgic_hw_off(void);
+void vgic_sync_slow(struct vgic *g, u32 me);
+void vgic_flush_slow(struct vgic *g, u32 me);
+#define VGIC_NW (VGIC_NIRQ / 64 + 1)
+/* After an exit. Nothing to do (the common case for an exit without
+ * interrupt traffic): no list register in use, nothing posted, no device
+ * line high, nothing forwarded. A post racing with this check comes with a
+ * kick, so the vCPU exits again and sees it. lr_pend/lr_act are only set
+ * together with lr_used. */
+static inline void vgic_sync(struct vgic *g, u32 me)
+{
+    const struct vgic_cpu *c = &g->cpu[me];
+    u64 work = c->lr_used;
+    for (u32 w = 0; w < VGIC_NW; w++)
+        work |= __atomic_load_n(&c->clr_pend[w], __ATOMIC_RELAXED) |
+                __atomic_load_n(&c->clr_act[w], __ATOMIC_RELAXED) |
+                __atomic_load_n(&g->line[w], __ATOMIC_RELAXED) | c->hw_act[w];
+    if (work)
+        vgic_sync_slow(g, me);
+}
+/* Before an entry: nothing pending or active, no list register to load. */
+static inline void vgic_flush(struct vgic *g, u32 me)
+{
+    struct vgic_cpu *c = &g->cpu[me];
+    u64 work = 0;
+    for (u32 w = 0; w < VGIC_NW; w++)
+        work |= __atomic_load_n(&c->pend[w], __ATOMIC_RELAXED) |
+                __atomic_load_n(&c->act[w], __ATOMIC_RELAXED);
+    if (work || c->hcr_more) /* also to switch NPIE off */
+        vgic_flush_slow(g, me);
+}
+bool vgic_pending(struct vgic *g, u32 me);
+void vgic_timer_fired(struct vgic *g, u32 me);
+void vgic_hw_fired(struct vgic *g, u32 me, u32 intid);
+bool vgic_is_hw_spi(const struct vgic *g, u32 intid);
+void vgic_set_line(struct vgic *g, u32 intid, bool high, u32 me);
+void vgic_sgi(struct vgic *g, u32 me, u64 val, bool group0);
+bool vgic_owns(const struct vgic *g, u64 ipa);
+u64 vgic_mmio(struct vgic *g, u32 me, u64 ipa, u32 size, bool write, u64 val);
 
 /* guest_image.c: the partition's device tree at ap->dtb */
 bool guest_image_load(struct partition *p, struct a64_part *ap, char *err, size_t len);

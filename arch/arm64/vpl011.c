@@ -1,12 +1,17 @@
 /* The partition's virtual PL011 UART: a page of guest-physical space with
  * no stage-2 mapping, so every access traps and is emulated here. Enough of
- * the PL011 for Linux's amba-pl011 driver and earlycon: transmit only (the
- * FIFO is always empty and never full, nothing is ever received), the
+ * the PL011 for Linux's amba-pl011 driver and earlycon: the transmit FIFO
+ * is always empty and never full; the receive FIFO (32 bytes) holds console
+ * input when the hypervisor's command line gives it to this partition
+ * (console.input=NAME, see vm.c), else it stays empty; the
  * control, baud-rate, line-control, FIFO-level, interrupt-mask and DMA
  * registers hold what is written, the raw interrupt status shows the
  * transmit interrupt (the FIFO is below any level), and the peripheral and
  * PrimeCell identification registers read as a PL011 r1p5. Bytes written to
- * DR go to the partition's console line by line. */
+ * DR go to the partition's console line by line. The combined interrupt
+ * (UARTINTR = RIS & IMSC: the transmit interrupt whenever TXIM is set, the
+ * receive and receive-timeout interrupts while the receive FIFO holds data)
+ * drives SPI 1 (INTID 33) of the partition's virtual GIC. */
 #include "vm.h"
 
 #define UARTDR 0x000
@@ -27,8 +32,11 @@
 #define FR_BUSY (1u << 3)
 #define FR_RXFE (1u << 4)
 #define FR_TXFF (1u << 5)
+#define FR_RXFF (1u << 6)
 #define FR_TXFE (1u << 7)
+#define INT_RX (1u << 4)
 #define INT_TX (1u << 5)
+#define INT_RT (1u << 6)
 #define INT_ALL 0x7ffu
 
 void vpl011_reset(struct vpl011 *u)
@@ -42,11 +50,31 @@ void vpl011_reset(struct vpl011 *u)
     u->ris = 0;
     u->dmacr = 0;
     u->ilpr = 0;
+    u->rx_head = 0;
+    u->rx_count = 0;
+}
+
+/* A byte of console input into the receive FIFO; false when it is full. */
+bool vpl011_rx_push(struct vpl011 *u, u8 c)
+{
+    if (u->rx_count >= VPL011_RX_FIFO)
+        return false;
+    u->rx[(u->rx_head + u->rx_count) % VPL011_RX_FIFO] = c;
+    u->rx_count++;
+    return true;
 }
 
 static u32 raw_status(const struct vpl011 *u)
 {
-    return (u->ris | INT_TX) & INT_ALL;
+    /* Receive and receive-timeout follow the FIFO: raised while it holds
+     * anything (a FIFO level of one), whatever ICR says. */
+    return (u->ris | INT_TX | (u->rx_count ? INT_RX | INT_RT : 0)) & INT_ALL;
+}
+
+/* The UART's combined interrupt output (UARTINTR): any unmasked raw status. */
+bool vpl011_irq_line(const struct vpl011 *u)
+{
+    return (raw_status(u) & u->imsc) != 0;
 }
 
 u32 vpl011_access(struct partition *p, struct vpl011 *u, u64 off, bool write, u32 val)
@@ -74,9 +102,18 @@ u32 vpl011_access(struct partition *p, struct vpl011 *u, u64 off, bool write, u3
         return 0;
     }
     switch (off) {
-    case UARTDR: return 0; /* nothing is ever received */
+    case UARTDR: {
+        if (!u->rx_count)
+            return 0;
+        u8 c = u->rx[u->rx_head];
+        u->rx_head = (u->rx_head + 1) % VPL011_RX_FIFO;
+        u->rx_count--;
+        return c;
+    }
     case UARTRSR: return 0;
-    case UARTFR: return FR_TXFE | FR_RXFE;
+    case UARTFR:
+        return FR_TXFE | (u->rx_count ? 0 : FR_RXFE) |
+               (u->rx_count >= VPL011_RX_FIFO ? FR_RXFF : 0);
     case UARTILPR: return u->ilpr;
     case UARTIBRD: return u->ibrd;
     case UARTFBRD: return u->fbrd;

@@ -2,6 +2,7 @@
  * the RSDT/XSDT, read the MADT for the CPUs and the FADT + DSDT \_S5 object
  * for power-off. Every table is length- and checksum-checked before use. */
 #include "x86.h"
+#include "ports.h"
 #include "../../hv/console.h"
 #include "../../hv/format.h"
 #include "../../hv/string.h"
@@ -213,6 +214,8 @@ static void parse_fadt(void)
         return;
     }
     const u8 *b = (const u8 *)f;
+    if (acpi_bi)
+        x86_reserve_fadt_ports(acpi_bi, b, f->len);
     u64 dsdt = *(const u32 *)(b + 40);
     if (f->len >= 148 && *(const u64 *)(b + 140))
         dsdt = *(const u64 *)(b + 140);

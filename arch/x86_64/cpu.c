@@ -52,6 +52,7 @@ void x86_gdt_load(u32 cpu)
     u64 base = (u64)(uintptr_t)&tss[cpu];
     u64 limit = sizeof(struct tss64) - 1;
     tss[cpu].iomap = sizeof(struct tss64);
+    tss[cpu].ist[0] = x86_ist_top(cpu); /* IST 1: #PF and #DF (stack overflows) */
     u32 slot = GDT_TSS_BASE + 2 * cpu;
     gdt[slot] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ULL << 40) |
                 (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);

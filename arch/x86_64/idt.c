@@ -45,6 +45,10 @@ void x86_idt_init(void)
         set_gate(v, (u64)(uintptr_t)isr_spurious);
     for (unsigned v = 0; v < 32; v++)
         set_gate(v, isr_table[v]);
+    /* A stack overflow faults on the push of the exception frame itself:
+     * #PF and #DF switch to the CPU's IST 1 stack. */
+    idt[8].ist = 1;
+    idt[14].ist = 1;
 }
 
 void x86_idt_load(void)
@@ -70,6 +74,9 @@ static const char *const exc_names[32] = {
 void x86_exception(struct exc_frame *f)
 {
     unsigned cpu = arch_cpu_index();
+    if ((f->vector == 14 && x86_stack_overflow(14, read_cr2(), f->rsp, f->rip)) ||
+        (f->vector == 8 && x86_stack_overflow(8, f->rsp - 8, f->rsp, f->rip)))
+        arch_halt_cpu();
     const char *name = f->vector < 32 ? exc_names[f->vector] : "unexpected interrupt";
     printk("EXCEPTION on cpu %u: vector %llu (%s), error code %#llx\n"
            "  rip %016llx cs %04llx rflags %016llx rsp %016llx ss %04llx\n"

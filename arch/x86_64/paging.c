@@ -143,6 +143,38 @@ oom:
            "boot tables\n");
 }
 
+bool x86_unmap_page(u64 va)
+{
+    if (!pml4 || (va & (PAGE_SIZE - 1)))
+        return false;
+    u64 *pdpt, *pd, *pt;
+    if (!(pml4[(va >> 39) & 511] & PTE_P))
+        return false;
+    pdpt = (u64 *)(uintptr_t)(pml4[(va >> 39) & 511] & ADDR_MASK);
+    u64 pdpte = pdpt[(va >> 30) & 511];
+    if (!(pdpte & PTE_P) || (pdpte & PTE_PS))
+        return false;
+    pd = (u64 *)(uintptr_t)(pdpte & ADDR_MASK);
+    u64 *pde = &pd[(va >> 21) & 511];
+    if (!(*pde & PTE_P))
+        return false;
+    if (*pde & PTE_PS) {
+        /* Split the 2 MiB page into 4 KiB pages with the same attributes. */
+        u64 *t = new_table();
+        if (!t)
+            return false;
+        u64 base = *pde & ADDR_MASK & ~(MiB(2) - 1);
+        u64 flags = *pde & (PTE_W | PTE_PCD | PTE_PWT | pte_nx);
+        for (u32 i = 0; i < 512; i++)
+            t[i] = (base + (u64)i * PAGE_SIZE) | flags | PTE_P;
+        *pde = (u64)(uintptr_t)t | PTE_P | PTE_W;
+    }
+    pt = (u64 *)(uintptr_t)(*pde & ADDR_MASK);
+    pt[(va >> 12) & 511] = 0;
+    __asm__ volatile("invlpg (%0)" ::"r"(va) : "memory");
+    return true;
+}
+
 u64 x86_paging_cr3(void)
 {
     return (u64)(uintptr_t)pml4;

@@ -3,6 +3,7 @@
  * runs on its own stack with its own GDT/TSS and per-CPU data. An AP that
  * does not answer in time is reported and boot goes on without it. */
 #include "x86.h"
+#include "ports.h"
 #include "../../hv/arch.h"
 #include "../../hv/console.h"
 #include "../../hv/hv.h"
@@ -32,9 +33,16 @@ static void quiesce_interrupts(bool bsp);
 bool arch_platform_init(struct boot_info *bi, char *err, size_t errlen)
 {
     bootinfo = bi;
+    x86_reserve_ports(bi, X86_COM1);
     x86_acpi_find_rsdp(bi); /* may scan BIOS areas in low memory: before page 0 goes */
     x86_paging_init(bi);
+    {
+        extern char boot_stack_guard[];
+        if (!x86_stack_guard(0, (u64)(uintptr_t)boot_stack_guard))
+            printk("bulkhead: the boot stack has no guard page\n");
+    }
     x86_final_cr3 = x86_paging_cr3();
+    x86_tsc_calibrate();
     bool ok = x86_acpi_init(bi, err, errlen);
     quiesce_interrupts(true);
     return ok;
@@ -80,7 +88,19 @@ void x86_kick_cpu(u32 cpu)
     mmio_write32(base + LAPIC_ICR_LO, 0x4000u | KICK_VECTOR);
 }
 
-/* selftest=write-text|exec-data|ud on the command line makes CPU 1 break a
+/* Eats 512 bytes of stack per level until `limit` levels (far more than
+ * any stack holds: the guard page stops it first). */
+static volatile u64 recurse_limit = 1ULL << 40;
+static __attribute__((noinline)) u64 x86_selftest_recurse(u64 depth)
+{
+    volatile u8 frame[512];
+    frame[0] = (u8)depth;
+    if (depth >= recurse_limit)
+        return frame[0];
+    return x86_selftest_recurse(depth + 1) + frame[0];
+}
+
+/* selftest=write-text|exec-data|ud|stack-overflow on the command line makes CPU 1 break a
  * rule on purpose, to show that the page tables enforce W^X and that the
  * exception handler reports the fault and stops only that CPU. */
 static void x86_selftest_fault(void)
@@ -102,6 +122,9 @@ static void x86_selftest_fault(void)
     } else if (strcmp(v, "ud") == 0) {
         printk("selftest: cpu 1 executes ud2 (must fault)\n");
         __asm__ volatile("ud2");
+    } else if (strcmp(v, "stack-overflow") == 0) {
+        printk("selftest: cpu 1 recurses until its stack overflows (must be caught)\n");
+        x86_selftest_recurse(0);
     } else {
         printk("selftest: unknown test '%s'\n", v);
         return;
@@ -190,12 +213,15 @@ void arch_start_secondaries(struct boot_info *bi)
                    i, apic);
             continue;
         }
-        u64 stack = frame_alloc(CPU_STACK_SIZE / PAGE_SIZE);
+        /* One more page below the stack: the unmapped guard page. */
+        u64 stack = frame_alloc(CPU_STACK_SIZE / PAGE_SIZE + 1);
         if (!stack) {
             printk("smp: out of memory for cpu %u's stack; skipped\n", i);
             continue;
         }
-        percpu[i].stack_top = stack + CPU_STACK_SIZE;
+        if (!x86_stack_guard(i, stack))
+            printk("smp: cpu %u's stack has no guard page (out of memory for a page table)\n", i);
+        percpu[i].stack_top = stack + PAGE_SIZE + CPU_STACK_SIZE;
         ap_index_by_apic[apic] = i;
         __atomic_store_n(&x86_ap_stack_by_apic[apic], percpu[i].stack_top, __ATOMIC_RELEASE);
 

@@ -79,7 +79,7 @@ static const char *const proc2_names[32] = {
     [1] = "EPT", [5] = "VPID", [7] = "unrestricted guest",
 };
 static const char *const proc_names[32] = {
-    [7] = "HLT exiting", [25] = "I/O bitmaps", [28] = "MSR bitmaps", [31] = "secondary controls",
+    [7] = "HLT exiting", [11] = "RDPMC exiting", [25] = "I/O bitmaps", [28] = "MSR bitmaps", [31] = "secondary controls",
 };
 static const char *const exit_names[32] = { [9] = "64-bit host" };
 
@@ -109,9 +109,11 @@ static bool vmx_check(char *why, size_t len)
     vmx.pin = adjust(vmx.true_ctls ? MSR_VMX_TRUE_PINBASED_CTLS : MSR_VMX_PINBASED_CTLS,
                      PIN_EXT_INT_EXIT | PIN_NMI_EXIT | PIN_PREEMPT_TIMER, 0, vmx.missing,
                      sizeof(vmx.missing), NULL);
-    u32 want = PROC_HLT_EXIT | PROC_IO_BITMAPS | PROC_MSR_BITMAPS | PROC_PAUSE_EXIT | PROC_SECONDARY;
+    u32 want = PROC_HLT_EXIT | PROC_RDPMC_EXIT | PROC_IO_BITMAPS | PROC_MSR_BITMAPS |
+               PROC_PAUSE_EXIT | PROC_SECONDARY;
     vmx.proc = adjust(vmx.true_ctls ? MSR_VMX_TRUE_PROCBASED_CTLS : MSR_VMX_PROCBASED_CTLS, want,
-                      PROC_HLT_EXIT | PROC_IO_BITMAPS | PROC_MSR_BITMAPS | PROC_SECONDARY,
+                      PROC_HLT_EXIT | PROC_RDPMC_EXIT | PROC_IO_BITMAPS | PROC_MSR_BITMAPS |
+                          PROC_SECONDARY,
                       vmx.missing, sizeof(vmx.missing), proc_names);
     /* The CR3 exits are needed only without EPT; clear them when allowed. */
     vmx.proc &= ~(PROC_CR3_LOAD_EXIT | PROC_CR3_STORE_EXIT) | (u32)p;
@@ -363,6 +365,15 @@ static struct vcpu vcpus[MAX_CPUS];
 
 bool arch_partition_prepare(struct partition *p, char *err, size_t errlen)
 {
+    /* Fail closed: pass-through devices are validated but not wired on
+     * x86_64 yet, and a partition must not run without what it was given. */
+    if (p->cfg->nmmio || p->cfg->nirqs) {
+        bh_snprintf(err, errlen,
+                    "pass-through MMIO ranges and interrupts are not supported on x86_64 yet "
+                    "(the configuration gives it %u and %u); remove them",
+                    p->cfg->nmmio, p->cfg->nirqs);
+        return false;
+    }
     if (!vmx_check(err, errlen)) {
         char why[200];
         bh_snprintf(why, sizeof(why), "%s", err);
@@ -625,7 +636,7 @@ static void set_gpr(struct vcpu *v, unsigned n, u64 val)
 
 static enum exit_action fault(struct vcpu *v, const char *reason, u64 gpa, bool has_gpa)
 {
-    printk("partition %s: vCPU %u at the fault: cr0 %#llx cr3 %#llx cr4 %#llx efer %#llx "
+    part_printk(v->p, "partition %s: vCPU %u at the fault: cr0 %#llx cr3 %#llx cr4 %#llx efer %#llx "
            "rax %#llx rcx %#llx rdx %#llx\n",
            v->p->name, v->index, (unsigned long long)vmread(CR0_SHADOW),
            (unsigned long long)vmread(GUEST_CR3),
@@ -857,8 +868,9 @@ static u32 port_access(struct vcpu *v, u16 port, unsigned size, bool in, u32 val
     struct x86_part *xp = v->xp;
     if (!(xp->port_logged[port / 8] & (1u << (port % 8)))) {
         xp->port_logged[port / 8] |= (u8)(1u << (port % 8));
-        printk("partition %s: %s of port %#x is not granted: %s (reported once per port)\n",
-               v->p->name, in ? "read" : "write", port, in ? "reads all-ones" : "write dropped");
+        part_printk(v->p, "partition %s: %s of port %#x is not granted: %s (reported once per "
+                    "port)\n",
+                    v->p->name, in ? "read" : "write", port, in ? "reads all-ones" : "write dropped");
     }
     return mask;
 }
@@ -932,7 +944,7 @@ static enum exit_action handle_io(struct vcpu *v, u64 q)
     }
     if (v->xp->s5) {
         v->xp->s5 = false;
-        printk("partition %s: ACPI S5 (soft off) through the sleep control register\n",
+        part_printk(v->p, "partition %s: ACPI S5 (soft off) through the sleep control register\n",
                v->p->name);
         partition_shutdown(v->p, 0);
         return X_STOP;
@@ -1122,7 +1134,8 @@ static void msr_refused(struct vcpu *v, u32 msr, bool write)
     if (xp->msr_logged_n >= ARRAY_SIZE(xp->msr_logged))
         return;
     xp->msr_logged[xp->msr_logged_n++] = msr;
-    printk("partition %s: vCPU %u: %s of MSR %#x is not emulated: #GP (reported once per MSR)\n",
+    part_printk(v->p, "partition %s: vCPU %u: %s of MSR %#x is not emulated: #GP (reported once "
+                "per MSR)\n",
            v->p->name, v->index, write ? "WRMSR" : "RDMSR", msr);
 }
 
@@ -1183,7 +1196,7 @@ static enum exit_action handle_exit(struct vcpu *v)
         skip_insn();
         if (!(vmread(GUEST_RFLAGS) & (1u << 9))) {
             if (v->p->cfg->ncpus == 1) {
-                printk("partition %s: the guest halted with interrupts disabled; nothing can "
+                part_printk(v->p, "partition %s: the guest halted with interrupts disabled; nothing can "
                        "wake it\n",
                        v->p->name);
                 return fault(v, "HLT with interrupts disabled", 0, false);
@@ -1203,6 +1216,9 @@ static enum exit_action handle_exit(struct vcpu *v)
     case EXIT_INTR_WINDOW:
     case EXIT_PREEMPT_TIMER:
         return X_RESUME; /* the entry path injects and re-arms */
+    case EXIT_RDPMC:
+        inject_gp(); /* the PMU is the hypervisor's: no counter is given */
+        return X_RESUME;
     case EXIT_VMCALL:
         return handle_vmcall(v);
     case EXIT_XSETBV:
@@ -1246,7 +1262,7 @@ static bool start_guest(struct vcpu *v, bool restart)
     char err[160];
     if (restart) {
         /* Same frames, fresh contents: nothing is allocated for a restart. */
-        printk("partition %s: restart %u: hypervisor free memory %llu KiB, as at the first "
+        part_printk(v->p, "partition %s: restart %u: hypervisor free memory %llu KiB, as at the first "
                "start (%llu KiB)\n",
                v->p->name, v->p->restarts, (unsigned long long)(frames_global()->free_bytes >> 10),
                (unsigned long long)(free_at_start[v->p->index] >> 10));
@@ -1414,7 +1430,7 @@ static bool vcpu_prepare_entry(struct vcpu *v)
         }
         v->wait_sipi = false;
         vcpu_sipi_state(v, sipi & 0xff);
-        printk("partition %s: vCPU %u started by SIPI at %#x\n", v->p->name, v->index,
+        part_printk(v->p, "partition %s: vCPU %u started by SIPI at %#x\n", v->p->name, v->index,
                (sipi & 0xff) << 12);
     }
     u64 now = rdtsc();
@@ -1519,7 +1535,7 @@ void arch_vcpu_run(struct partition *p, u32 index)
             kick_others(v);
             return;
         }
-        printk("partition %s: started on cpu %u (%s entry at %#llx)\n", p->name, cpu,
+        part_printk(p, "partition %s: started on cpu %u (%s entry at %#llx)\n", p->name, cpu,
                cfg_boot_protocol_name(p->cfg->boot), (unsigned long long)v->xp->boot.entry);
     } else {
         if (!vmcs_setup(v, err, sizeof(err))) {

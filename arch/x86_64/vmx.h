@@ -140,6 +140,7 @@
 #define PIN_EXT_INT_EXIT (1u << 0)
 #define PIN_NMI_EXIT (1u << 3)
 #define PROC_HLT_EXIT (1u << 7)
+#define PROC_RDPMC_EXIT (1u << 11)
 #define PROC_CR3_LOAD_EXIT (1u << 15)
 #define PROC_CR3_STORE_EXIT (1u << 16)
 #define PROC_IO_BITMAPS (1u << 25)

@@ -70,6 +70,15 @@ void x86_paging_init(const struct boot_info *bi);
 u64 x86_paging_cr3(void);
 bool x86_phys_mapped(u64 pa, u64 len);
 bool x86_acpi_init(struct boot_info *bi, char *err, size_t errlen);
+/* arch/x86_64/tsc.c: calibrate the TSC against the PIT (arch_time_us). */
+void x86_tsc_calibrate(void);
+/* arch/x86_64/stackguard.c: IST stack top for cpu; unmap the guard page
+ * below cpu's stack; report a fault in a guard page (true when it was). */
+u64 x86_ist_top(u32 cpu);
+bool x86_stack_guard(u32 cpu, u64 guard);
+bool x86_stack_overflow(u64 vector, u64 addr, u64 rsp, u64 rip);
+/* arch/x86_64/paging.c: unmap one 4 KiB page of the hypervisor's tables. */
+bool x86_unmap_page(u64 va);
 void x86_acpi_poweroff(void);
 u64 x86_lapic_base(void);
 void x86_lapic_eoi(void);

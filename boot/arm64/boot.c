@@ -85,9 +85,11 @@ void arm64_boot_main(u64 dtb_pa, u64 image_pa)
     }
     int e = fdt_open(&fdt, (const void *)(uintptr_t)dtb_pa, arm64_dtb_mapped);
     if (e) {
+        char why[FDT_ERR_DETAIL + 64];
+        fdt_format_open_error(&fdt, e, why, sizeof(why));
         console_at(FALLBACK_UART, PAGE_SIZE);
         hv_stop_boot("the device tree at %#llx passed in x0 is malformed: %s", (unsigned long long)dtb_pa,
-             fdt_strerror(e));
+             why);
     }
     bi.platform_dtb_size = fdt.totalsize;
 
@@ -104,6 +106,18 @@ void arm64_boot_main(u64 dtb_pa, u64 image_pa)
         hv_stop_boot("%s", err);
     if (!arm64_plat.have_uart)
         printk("bulkhead: no arm,pl011 UART in the device tree; using %#llx\n", FALLBACK_UART);
+    /* What partitions can never be given: the devices the hypervisor drives,
+     * and guest addresses beyond the stage-2 input size (cfg_validate). */
+    bi.guest_phys_bits = stage2_ipa_bits();
+    bi_add_reserved(&bi, arm64_plat.have_uart ? arm64_plat.uart_base : FALLBACK_UART,
+                    arm64_plat.have_uart && arm64_plat.uart_size ? arm64_plat.uart_size : PAGE_SIZE,
+                    "the hypervisor's UART");
+    if (arm64_plat.gicd_size)
+        bi_add_reserved(&bi, arm64_plat.gicd_base, arm64_plat.gicd_size,
+                        "the GIC distributor (the hypervisor's)");
+    for (u32 i = 0; i < arm64_plat.ngicr; i++)
+        bi_add_reserved(&bi, arm64_plat.gicr_base[i], arm64_plat.gicr_size[i],
+                        "the GIC redistributors (the hypervisor's)");
 
     if (!map_ram(image_pa, image_end))
         hv_stop_boot("out of page-table memory while mapping RAM");

@@ -185,13 +185,68 @@ mmu_on:
     .balign 2048
     .globl el2_vectors
 el2_vectors:
+    /* Before anything is pushed: can the frame be written? A stack that ran
+     * into its guard page cannot take it (the push would fault again and
+     * again): switch to the CPU's emergency stack instead. The scratch
+     * registers (TPIDR_EL0, TPIDRRO_EL0, SP_EL0, PAR_EL1) belong to the
+     * guest of this CPU, which never runs again after an EL2 exception. */
     .irp idx, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
     .balign 128
+    msr     tpidr_el0, x0
+    sub     x0, sp, #272
+    at      s1e2w, x0
+    isb
+    mrs     x0, par_el1
+    tbnz    x0, #0, 1f
+    mrs     x0, tpidr_el0
     sub     sp, sp, #272
     stp     x0, x1, [sp, #0]
     mov     x0, #\idx
     b       exc_common
+1:  mov     x0, #\idx
+    b       stack_overflow
     .endr
+
+/* x0 = vector index; the interrupted x0 is in TPIDR_EL0. The emergency
+ * stack is emerg_stacks + (cpu index + 1) * 4096 (cpu index from the
+ * percpu structure TPIDR_EL2 points at; SP itself does the arithmetic). */
+stack_overflow:
+    msr     tpidrro_el0, x1
+    mov     x1, sp
+    msr     sp_el0, x1
+    mrs     x1, tpidr_el2
+    ldr     w1, [x1, #8]
+    and     x1, x1, #63
+    add     x1, x1, #1
+    lsl     x1, x1, #12
+    mov     sp, x1
+    adrp    x1, emerg_stacks
+    add     x1, x1, :lo12:emerg_stacks
+    add     sp, sp, x1
+    sub     sp, sp, #272
+    stp     x2, x3, [sp, #16]
+    stp     x4, x5, [sp, #32]
+    stp     x6, x7, [sp, #48]
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    stp     x16, x17, [sp, #128]
+    stp     x18, x19, [sp, #144]
+    stp     x20, x21, [sp, #160]
+    stp     x22, x23, [sp, #176]
+    stp     x24, x25, [sp, #192]
+    stp     x26, x27, [sp, #208]
+    stp     x28, x29, [sp, #224]
+    mrs     x2, sp_el0
+    stp     x30, x2, [sp, #240]
+    mrs     x2, tpidr_el0
+    mrs     x3, tpidrro_el0
+    stp     x2, x3, [sp, #0]
+    mov     x1, x0
+    mov     x0, sp
+    bl      arm64_stack_overflow
+    b       arm64_halt_loop
 
 exc_common:
     stp     x2, x3, [sp, #16]
@@ -216,7 +271,11 @@ exc_common:
     b       arm64_halt_loop
 
     .section .bss.boot_stack, "aw", %nobits
-    .balign 16
+    /* Unmapped once the MMU is on: a boot-CPU stack overflow faults. */
+    .balign 4096
+    .globl boot_stack_guard
+boot_stack_guard:
+    .space  4096
 boot_stack:
     .space  16384
 boot_stack_top:

@@ -151,7 +151,11 @@ boot_pdpt:
     .skip 4096
 boot_pd:
     .skip 4 * 4096
-    .balign 16
+    /* Unmapped once paging is set up: a boot-CPU stack overflow faults. */
+    .balign 4096
+    .globl boot_stack_guard
+boot_stack_guard:
+    .skip 4096
 boot_stack:
     .skip 16384
     .globl boot_stack_top

@@ -6,9 +6,10 @@
 
 #define N 4096
 
-/* PMU cycle counter, counting at EL1 and (NSH) at EL2 too: under -icount
- * shift=0 QEMU's CPU clock is 1 GHz on the 1 ns-per-instruction virtual
- * clock, so it advances exactly once per instruction. */
+/* PMU cycle counter (the partition needs pmu = "on"), asked to count at EL1
+ * and (NSH) at EL2 too; the hypervisor prohibits EL2 counting, so it counts
+ * the guest's own instructions: under -icount shift=0 QEMU's CPU clock is
+ * 1 GHz on the 1 ns-per-instruction virtual clock. */
 static void pmu_start(void)
 {
     __asm__ volatile("msr pmccfiltr_el0, %0" ::"r"(1UL << 27));
@@ -71,7 +72,7 @@ int guest_main(const void *dtb)
             hvc_cns / 100, (hvc_cns / 10) % 10, hvc_cns % 10);
     gprintf("bench: trapped PL011 write round trip: %lu counter ticks per %u writes = %lu.%lu%lu ns each\n",
             uart, N, uart_cns / 100, (uart_cns / 10) % 10, uart_cns % 10);
-    gprintf("bench: PMU cycle counter (EL1 and EL2): loop overhead %lu cycles per %u iterations\n", cbase, N);
+    gprintf("bench: PMU cycle counter (EL1 only: no counting at EL2): loop overhead %lu cycles per %u iterations\n", cbase, N);
     gprintf("bench: null HVC round trip: %lu PMU cycles per %u calls = %lu.%lu%lu cycles each\n", chvc, N,
             chvc / N, (chvc * 10 / N) % 10, (chvc * 100 / N) % 10);
     gprintf("bench: trapped PL011 write round trip: %lu PMU cycles per %u writes = %lu.%lu%lu cycles each\n",

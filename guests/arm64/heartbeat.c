@@ -1,6 +1,8 @@
 /* heartbeat: prints "heartbeat N of M from NAME" beats=M times, period_ms
  * apart (timed with the virtual counter; delay=LOOPS busy loops instead when
- * given), then shuts down with exit code 0. With a shared-memory channel in
+ * given), then shuts down with exit code 0. With period_ms it measures the
+ * longest time from one beat to the next (its own printing included) and
+ * reports it; with max_ms=T also whether that stayed within T. With a shared-memory channel in
  * its device tree it also shows what the channel holds. */
 #include "guest.h"
 
@@ -22,8 +24,14 @@ int guest_main(const void *dtb)
     struct bh_part_info pi;
     part_info(&pi);
     dt_each_node(dtb, "bulkhead-channel", find_channel);
+    uint64_t max_ms = cmdline_u64(args, "max_ms", 0);
     uint64_t ticks = counter_freq() / 1000 * period;
+    uint64_t last = 0, longest = 0;
     for (uint64_t i = 1; i <= beats; i++) {
+        uint64_t now = counter();
+        if (i > 1 && now - last > longest)
+            longest = now - last;
+        last = now;
         if (chan && *(volatile char *)(uintptr_t)chan)
             gprintf("heartbeat %lu of %lu from %s (channel: '%s')\n", i, beats, pi.name,
                     (const char *)(uintptr_t)chan);
@@ -36,6 +44,12 @@ int guest_main(const void *dtb)
         } else {
             spin_delay(delay);
         }
+    }
+    if (period) {
+        uint64_t ms = longest / (counter_freq() / 1000);
+        gprintf("heartbeat: longest beat-to-beat time %lu ms (period %lu ms)\n", ms, period);
+        if (max_ms)
+            gprintf("heartbeat: period %s (limit %lu ms)\n", ms <= max_ms ? "kept" : "MISSED", max_ms);
     }
     return 0;
 }

@@ -57,8 +57,37 @@ int guest_main(const void *dtb)
     __asm__ volatile("mrs %0, cntp_ctl_el0" : "+r"(val)::"memory");
     expect("CNTP_CTL_EL0 read: exceptions taken", (int64_t)(exceptions - before), 1);
     expect("CNTP_CTL_EL0 read: EC (0 = unknown reason)", (int64_t)(last_esr >> 26), 0);
-    /* WFI and WFE trap and return (no interrupt would ever wake them). */
+    /* Debug and PMU registers are the hypervisor's (MDCR_EL2 traps them):
+     * reads give 0, writes are ignored, nothing faults. A breakpoint armed on
+     * a hypervisor-looking address and a cycle counter told to count at EL2
+     * (PMCCFILTR_EL0.NSH) do not reach the hardware. MDSCR_EL1 keeps what
+     * the guest wrote (a kernel reads it back) without effect. */
+    before = exceptions;
+    uint64_t pmcr = 1, filt = 1, bcr = 1, mdscr = 0;
+    __asm__ volatile("mrs %0, pmcr_el0" : "=r"(pmcr));
+    __asm__ volatile("msr pmccfiltr_el0, %1; isb; mrs %0, pmccfiltr_el0" : "=r"(filt) : "r"(1UL << 27));
+    __asm__ volatile("msr dbgbvr0_el1, %1; msr dbgbcr0_el1, %2; isb; mrs %0, dbgbcr0_el1"
+                     : "=r"(bcr) : "r"(0x40200000UL), "r"(0x1e7UL));
+    __asm__ volatile("msr mdscr_el1, %1; isb; mrs %0, mdscr_el1" : "=r"(mdscr) : "r"(1UL << 15));
+    expect("PMCR_EL0 reads 0 (PMU not given)", (int64_t)pmcr, 0);
+    expect("PMCCFILTR_EL0 with NSH reads back 0 (no counting at EL2)", (int64_t)filt, 0);
+    expect("DBGBCR0_EL1 armed reads back 0 (no breakpoint)", (int64_t)bcr, 0);
+    expect("MDSCR_EL1 keeps MDE for the guest", (int64_t)mdscr, 1L << 15);
+    expect("debug/PMU accesses: exceptions taken", (int64_t)(exceptions - before), 0);
+    __asm__ volatile("msr mdscr_el1, xzr");
+    /* WFI waits for an interrupt: the virtual timer, 10 ms ahead, with IRQs
+     * masked in PSTATE (WFI still wakes, nothing is taken). WFE traps and
+     * returns. */
+    gic_dist_on();
+    gic_cpu_on(0, 1u << 27);
+    uint64_t t0 = counter();
+    __asm__ volatile("msr cntv_tval_el0, %0; msr cntv_ctl_el0, %1; isb" ::"r"(counter_freq() / 100),
+                     "r"((uint64_t)1)
+                     : "memory");
     __asm__ volatile("wfi; wfe" ::: "memory");
+    uint64_t waited = counter() - t0;
+    __asm__ volatile("msr cntv_ctl_el0, %0; isb" ::"r"((uint64_t)0) : "memory");
+    expect("WFI waited for the 10 ms timer", waited >= counter_freq() / 100, 1);
     println("hypercalls: wfi and wfe returned");
     gprintf("hypercalls: partition '%s' index %u, %u vCPU, %u MiB, ABI %u\n", pi.name, pi.partition,
             pi.vcpus, (uint32_t)(pi.ram_bytes >> 20), pi.abi_version);

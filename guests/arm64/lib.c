@@ -6,8 +6,6 @@
 #define UARTFR 0x018
 #define FR_TXFF (1u << 5)
 
-static inline void mmio_w32(uintptr_t a, uint32_t v) { *(volatile uint32_t *)a = v; }
-static inline uint32_t mmio_r32(uintptr_t a) { return *(volatile uint32_t *)a; }
 
 void putc_(char c)
 {
@@ -345,4 +343,31 @@ void spin_delay(uint64_t loops)
 {
     for (volatile uint64_t i = 0; i < loops; i++)
         ;
+}
+
+/* ------------------------------------------------------------ GICv3 */
+
+uint32_t gic_dist_on(void)
+{
+    mmio_w32(GICD_BASE + 0x0, 1u << 1); /* GICD_CTLR.EnableGrp1 */
+    return mmio_r32(GICD_BASE + 0xffe8);
+}
+
+void gic_cpu_on(uint32_t vcpu, uint32_t enable_mask)
+{
+    uint64_t rd = GICR_BASE(vcpu), sgi = GICR_SGI_BASE(vcpu);
+    mmio_w32(rd + 0x14, mmio_r32(rd + 0x14) & ~2u); /* GICR_WAKER.ProcessorSleep */
+    while (mmio_r32(rd + 0x14) & 4u)                /* ChildrenAsleep */
+        ;
+    mmio_w32(sgi + 0x80, 0xffffffffu);   /* IGROUPR0: group 1 */
+    for (uint32_t i = 0; i < 8; i++)
+        mmio_w32(sgi + 0x400 + 4 * i, 0x80808080u);
+    mmio_w32(sgi + 0x180, ~enable_mask); /* ICENABLER0 */
+    mmio_w32(sgi + 0x100, enable_mask);  /* ISENABLER0 */
+    uint64_t sre;
+    __asm__ volatile("mrs %0, S3_0_C12_C12_5" : "=r"(sre));          /* ICC_SRE_EL1 */
+    __asm__ volatile("msr S3_0_C12_C12_5, %0; isb" ::"r"(sre | 1));
+    __asm__ volatile("msr S3_0_C4_C6_0, %0" ::"r"((uint64_t)0xff));  /* ICC_PMR_EL1 */
+    __asm__ volatile("msr S3_0_C12_C12_3, %0" ::"r"((uint64_t)0));   /* ICC_BPR1_EL1 */
+    __asm__ volatile("msr S3_0_C12_C12_7, %0; isb" ::"r"((uint64_t)1)); /* ICC_IGRPEN1_EL1 */
 }

@@ -66,6 +66,10 @@ int guest_main(const void *dtb)
            (int64_t)hvc_call(PSCI_FEATURES, PSCI_SYSTEM_RESET, 0, 0, 0), 0);
     expect("PSCI_FEATURES(CPU_SUSPEND)", (int64_t)hvc_call(PSCI_FEATURES, 0xc4000001, 0, 0, 0), -1);
     expect("unknown function 0x8400001f", (int64_t)hvc_call(0x8400001f, 0, 0, 0, 0), -1);
+    expect("SMCCC_ARCH_FEATURES(SMCCC_VERSION)",
+           (int64_t)hvc_call(0x80000001, 0x80000000, 0, 0, 0), 0);
+    expect("SMCCC_ARCH_FEATURES(ARCH_WORKAROUND_1)",
+           (int64_t)hvc_call(0x80000001, 0x80008000, 0, 0, 0), -1);
     expect("CPU_ON(self)", (int64_t)hvc_call(PSCI_CPU_ON, 0, (uintptr_t)secondary_entry, 0, 0), -4);
     expect("CPU_ON(no such vCPU)", (int64_t)hvc_call(PSCI_CPU_ON, 99, (uintptr_t)secondary_entry, 0, 0), -2);
     expect("CPU_ON(Aff1 set)", (int64_t)hvc_call(PSCI_CPU_ON, 0x100, (uintptr_t)secondary_entry, 0, 0), -2);

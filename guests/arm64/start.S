@@ -69,7 +69,7 @@ stacks:
 /* Optional EL1 vectors (guests that want to see an exception the hypervisor
  * injects install them with set_vectors()): a synchronous exception from
  * EL1h is counted, its ESR kept in last_esr, and the faulting instruction
- * skipped. Anything else parks the vCPU. */
+ * skipped. An IRQ calls irq_handler(). Anything else parks the vCPU. */
     .text
     .balign 2048
     .globl guest_vectors
@@ -80,6 +80,35 @@ guest_vectors:
     .endr
     .balign 128                     /* current EL with SP_ELx, synchronous */
     stp     x0, x1, [sp, #-16]!
+    b       sync_el1h
+    .balign 128                     /* current EL with SP_ELx, IRQ */
+    b       irq_entry
+    .rept 10
+    .balign 128
+    b       .
+    .endr
+
+/* Also per vCPU (MPIDR Aff0 & 15): vcpu_exc[] counts, vcpu_esr[] and
+ * vcpu_far[] keep the last syndrome and fault address. */
+sync_el1h:
+    stp     x2, x3, [sp, #-16]!
+    mrs     x2, mpidr_el1
+    and     x2, x2, #15
+    lsl     x2, x2, #3
+    adrp    x1, vcpu_exc
+    add     x1, x1, :lo12:vcpu_exc
+    ldr     x3, [x1, x2]
+    add     x3, x3, #1
+    str     x3, [x1, x2]
+    adrp    x1, vcpu_esr
+    add     x1, x1, :lo12:vcpu_esr
+    mrs     x3, esr_el1
+    str     x3, [x1, x2]
+    adrp    x1, vcpu_far
+    add     x1, x1, :lo12:vcpu_far
+    mrs     x3, far_el1
+    str     x3, [x1, x2]
+    ldp     x2, x3, [sp], #16
     mrs     x0, esr_el1
     adrp    x1, last_esr
     str     x0, [x1, :lo12:last_esr]
@@ -92,14 +121,56 @@ guest_vectors:
     msr     elr_el1, x0
     ldp     x0, x1, [sp], #16
     eret
-    .rept 11
-    .balign 128
+
+/* IRQ from EL1h: caller-saved registers around irq_handler() (weak: a
+ * guest without one parks the vCPU). */
+irq_entry:
+    sub     sp, sp, #192
+    stp     x0, x1, [sp, #0]
+    stp     x2, x3, [sp, #16]
+    stp     x4, x5, [sp, #32]
+    stp     x6, x7, [sp, #48]
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    stp     x16, x17, [sp, #128]
+    stp     x18, x29, [sp, #144]
+    mrs     x0, elr_el1
+    mrs     x1, spsr_el1
+    stp     x30, x0, [sp, #160]
+    str     x1, [sp, #176]
+    bl      irq_handler
+    ldr     x1, [sp, #176]
+    ldp     x30, x0, [sp, #160]
+    msr     spsr_el1, x1
+    msr     elr_el1, x0
+    ldp     x18, x29, [sp, #144]
+    ldp     x16, x17, [sp, #128]
+    ldp     x14, x15, [sp, #112]
+    ldp     x12, x13, [sp, #96]
+    ldp     x10, x11, [sp, #80]
+    ldp     x8, x9, [sp, #64]
+    ldp     x6, x7, [sp, #48]
+    ldp     x4, x5, [sp, #32]
+    ldp     x2, x3, [sp, #16]
+    ldp     x0, x1, [sp, #0]
+    add     sp, sp, #192
+    eret
+
+    .weak   irq_handler
+irq_handler:
     b       .
-    .endr
 
     .bss
     .balign 8
-    .globl last_esr, exceptions
+    .globl last_esr, exceptions, vcpu_exc, vcpu_esr, vcpu_far
+vcpu_exc:
+    .space  8 * 16
+vcpu_esr:
+    .space  8 * 16
+vcpu_far:
+    .space  8 * 16
 last_esr:
     .quad   0
 exceptions:

@@ -95,13 +95,33 @@ int guest_main(uint32_t magic, uint32_t info)
     check("WRMSR LSTAR works (guest-owned)", !wrmsr_faults(0xc0000082, 0x12345678));
     check("RDMSR LSTAR reads it back", !rdmsr_faults(0xc0000082, &v) && v == 0x12345678);
     check("RDMSR TSC works", !rdmsr_faults(0x10, &v));
-    check("port 0x80 (not granted) reads all-ones", inb(0x80) == 0xff);
-    check("port 0x80 reads all-ones again", inb(0x80) == 0xff);
-    outb(0x80, 0x12); /* dropped */
+    /* The PMU and the debug MSRs are the hypervisor's. */
+    check("RDMSR IA32_PERFEVTSEL0 raises #GP", rdmsr_faults(0x186, &v));
+    check("WRMSR IA32_PERF_GLOBAL_CTRL raises #GP", wrmsr_faults(0x38f, 1));
+    check("WRMSR IA32_FIXED_CTR_CTRL raises #GP", wrmsr_faults(0x38d, 0x333));
+    check("WRMSR IA32_DEBUGCTL raises #GP", wrmsr_faults(0x1d9, 1));
+    {
+        uint32_t before = gp_count, lo, hi;
+        __asm__ volatile("rdpmc" : "=a"(lo), "=d"(hi) : "c"(0));
+        (void)lo, (void)hi;
+        check("RDPMC raises #GP", gp_count != before);
+    }
+    /* An ungranted port with no device behind it (COM2's line status) reads
+     * all-ones and is reported once. The RTC/CMOS is never granted: ports
+     * 0x70/0x71 are the partition's virtual RTC. */
+    check("port 0x2fd (not granted, no device) reads all-ones", inb(0x2fd) == 0xff);
+    check("port 0x2fd reads all-ones again", inb(0x2fd) == 0xff);
+    outb(0x70, 0x0d);
     outb(0x70, 0x0d);
     uint8_t rtc_d = inb(0x71);
-    gprintf("cpuid: CMOS status D through the granted ports: %x\n", rtc_d);
-    check("granted ports 0x70/0x71 reach the real CMOS (status D bit 7)", rtc_d == 0x80);
+    gprintf("cpuid: CMOS status D of the virtual RTC: %x\n", rtc_d);
+    check("ports 0x70/0x71 (never granted) are the virtual RTC (status D 0x80)", rtc_d == 0x80);
+    /* Port 0x80 is granted: the emulator's POST latch reads back what was
+     * written, which only the real device can do. */
+    outb(0x80, 0xa5);
+    uint8_t post = inb(0x80);
+    gprintf("cpuid: port 0x80 through the grant reads %x\n", post);
+    check("granted port 0x80 reaches the hardware (POST latch reads back 0xa5)", post == 0xa5);
     if (leaf1_ecx & (1u << 26)) {
         uint32_t cr4;
         __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));

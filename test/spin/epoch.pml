@@ -13,7 +13,22 @@
  *   NO_IPI       the writer never sends IPIs to stragglers;
  *   HOLD_ACROSS  a reader keeps its reference across a guest entry;
  *   EXIT_ORDER   a CPU leaving the guest reads the map before it shows
- *                ACTIVE (a missing barrier in epoch_exit_eqs). */
+ *                ACTIVE (a missing barrier in epoch_exit_eqs);
+ *   NO_TLB_FLUSH the writer removes the stage-2 entry but does not flush
+ *                the TLBs before the slot's frames are reused.
+ *
+ * Second-stage tables and TLBs: every other grace period the writer takes
+ * a slot (one frame) out of the map, the order of memslot_delete: publish
+ * the set without it, grace period, clear the stage-2 entry, flush every
+ * CPU's TLB (TLBI ...IS + DSB, or INVEPT by IPI: complete when the writer
+ * goes on), and only then reuse the frame; on the next round it maps the
+ * frame again (stage-2 entry first, then publish). A vCPU in guest mode may
+ * fill its TLB from the stage-2 entry and keeps using the cached entry until
+ * a flush: each access (one atomic step: walk if the entry is there, then
+ * use the TLB) asserts the frame is not reused.
+ * The hypervisor's own readers use the frame only through the published set
+ * (the existing assertions). The liveness run leaves this part out
+ * (-DNO_TLB_MODEL): the flush is one step of the writer that never waits. */
 
 #define NR      2      /* reader CPUs */
 #define NSETS   3      /* set buffers */
@@ -33,6 +48,9 @@ byte epoch[NR];                /* last epoch each CPU reported */
 byte state[NR];
 bool ipi[NR];
 bool in_gp = false;
+bool s2 = true;                /* stage-2 entry of the slot's frame */
+bool tlb[NR];                  /* CPU i caches that entry */
+bool frame_reused = false;     /* the slot's frame went back to the allocator */
 
 
 ltl gp_ends { [] (in_gp -> <> !in_gp) }
@@ -68,6 +86,13 @@ end_handler:
        ipi[i];                     /* blocks until an IPI arrives */
     :: /* enter the guest (extended quiescent state) */
        state[i] = EQS;
+       /* the guest touches the slot: walk (fills the TLB) or TLB hit */
+#ifndef NO_TLB_MODEL
+       atomic {
+           if :: s2 -> tlb[i] = true :: else -> skip fi;
+           if :: tlb[i] -> assert(!frame_reused) :: else -> skip fi
+       };
+#endif
        if
        :: true                     /* a VM exit comes eventually ... */
        :: ipi[i]                   /* ... or the IPI forces one */
@@ -102,6 +127,7 @@ end_handler:
 proctype Writer()
 {
     byte old, nw, j, target, n = 0;
+    bool removing;
     do
     :: n == MAXGP -> break
     :: n < MAXGP ->
@@ -115,6 +141,13 @@ proctype Writer()
        allocated[nw] = true;
        freed[nw] = false;
        old = cur;
+#ifndef NO_TLB_MODEL
+       removing = s2;
+       if
+       :: !s2 -> frame_reused = false; s2 = true   /* map before publishing */
+       :: else -> skip
+       fi;
+#endif
        cur = nw;                   /* publish (release store) */
 #ifdef FREE_EARLY
        freed[old] = true;
@@ -134,6 +167,15 @@ proctype Writer()
        od;
        in_gp = false;
 
+       if
+       :: removing ->
+          s2 = false;              /* clear the stage-2 entry */
+#ifndef NO_TLB_FLUSH
+          atomic { j = 0; do :: j < NR -> tlb[j] = false; j++ :: else -> break od };
+#endif
+          frame_reused = true      /* frames reused only after the flush */
+       :: else -> skip
+       fi;
        freed[old] = true;          /* only now */
        allocated[old] = false
     od

@@ -405,7 +405,8 @@ static void test_not_a_config(void)
     u8 junk[64];
     memset(junk, 0x5a, sizeof(junk));
     CHECK_EQ(check_blob(junk, sizeof(junk)), 1);
-    CHECK_STR(OUT, "config: /: not a valid device tree blob: bad magic (not a flattened device tree)\n");
+    CHECK_STR(OUT, "config: /: not a valid device tree blob: bad magic (not a flattened device tree): "
+                   "magic (offset 0x0) is 0x5a5a5a5a, expected 0xd00dfeed\n");
     CHECK(!cfg_is_config_blob(junk, sizeof(junk)));
 
     w_start();
@@ -600,6 +601,112 @@ static void test_64bit_values(void)
     CHECK_EQ(CFG.partitions[0].regions[0].size, GiB(2));
 }
 
+/* Issue 12 item 3: a property after a child node (dtc never writes one, a
+ * hand-made blob can) is refused with its offset instead of being ignored. */
+static void test_property_after_child(void)
+{
+    machine("x86_64", 4, MiB(256));
+    w_start();
+    w_begin(&W, "partitions");
+    w_begin(&W, "a");
+    w_u32(&W, "cpus", 1);
+    w_str_prop(&W, "kernel", "hello");
+    w_memory("memory", 0, MiB(1));
+    w_u32(&W, "restart-limit", 3); /* after the memory child */
+    w_end(&W);
+    w_end(&W);
+    w_end(&W);
+    CHECK_EQ(check_w(), 1);
+    CHECK_CONTAINS(OUT, "config: /: not a valid device tree blob: malformed structure block: "
+                        "property after a child node (properties must come first) (token at offset 0x");
+}
+
+/* Issue 12 items 3 and 5: strings where numbers belong (and the reverse)
+ * are named by type; configuration text is printed escaped. */
+static void test_types_and_escaping(void)
+{
+    machine("x86_64", 4, MiB(256));
+    w_start();
+    w_begin(&W, "partitions");
+    w_begin(&W, "a");
+    w_str_prop(&W, "cpus", "one");
+    w_u32(&W, "kernel", 7);
+    w_begin(&W, "memory");
+    w_u32(&W, "guest-address", 0);
+    w_str_prop(&W, "size", "big");
+    w_end(&W);
+    w_end(&W);
+    w_begin(&W, "b\x1b[2J");
+    w_u32(&W, "cpus", 2);
+    w_str_prop(&W, "kernel", "he\x1bllo");
+    w_memory("memory", 0, MiB(1));
+    w_end(&W);
+    w_end(&W);
+    w_end(&W);
+    check_w();
+    CHECK_CONTAINS(OUT, "config: /partitions/a: cpus: expected 32-bit cells (a list of CPU indexes), "
+                        "found the string \"one\"\n");
+    CHECK_CONTAINS(OUT, "config: /partitions/a: kernel: expected a string, found 1 32-bit cell (first <0x7>)\n");
+    CHECK_CONTAINS(OUT, "config: /partitions/a/memory: size: expected a number (one or two 32-bit "
+                        "cells), found the string \"big\"\n");
+    /* The node name and the module name reach the output escaped. */
+    CHECK_CONTAINS(OUT, "config: /partitions/b\\x1b[2J: partition name 'b\\x1b[2J' has '\\x1b'");
+    CHECK_CONTAINS(OUT, "kernel: module name 'he\\x1bllo' has byte 0x1b at 2");
+    CHECK(strchr(OUT, 0x1b) == NULL);
+
+    /* A command line with a newline and ESC cannot forge a line. */
+    w_start();
+    w_begin(&W, "partitions");
+    w_begin(&W, "a");
+    w_u32(&W, "cpus", 1);
+    w_str_prop(&W, "kernel", "hello");
+    w_str_prop(&W, "cmdline", "quiet\nconfig: forged\x1b[2J\\");
+    w_memory("memory", 0, MiB(1));
+    w_end(&W);
+    w_end(&W);
+    w_end(&W);
+    CHECK_EQ(check_w(), 0);
+    char desc[4096] = "";
+    cfg_describe(&CFG, describe_line, desc);
+    CHECK_CONTAINS(desc, "  cmdline: quiet\\x0aconfig: forged\\x1b[2J\\\\\n");
+    CHECK(strchr(desc, 0x1b) == NULL);
+}
+
+/* Issue 12 item 1: reserved ports and the partition's virtual UART. */
+static void test_port_policy(void)
+{
+    machine("x86_64", 4, MiB(256));
+    bi_add_reserved_ports(&BI, 0xcf8, 8, "PCI configuration space (0xcf8-0xcff)");
+    w_start();
+    w_begin(&W, "partitions");
+    w_begin(&W, "a");
+    w_u32(&W, "cpus", 1);
+    w_str_prop(&W, "kernel", "hello");
+    u32 ports[6] = { 0xcfc, 4, 0x3fc, 2, 0x2f8, 8 };
+    w_cells(&W, "io-ports", ports, 6);
+    w_memory("memory", 0, MiB(1));
+    w_end(&W);
+    w_begin(&W, "b");
+    w_u32(&W, "cpus", 2);
+    w_str_prop(&W, "kernel", "hello");
+    w_str_prop(&W, "console", "off");
+    u32 ports_b[2] = { 0x3f8, 4 };
+    w_cells(&W, "io-ports", ports_b, 2);
+    w_memory("memory", 0, MiB(1));
+    w_end(&W);
+    w_end(&W);
+    w_end(&W);
+    CHECK_EQ(check_w(), 2);
+    CHECK_CONTAINS(OUT, "config: /partitions/a: io-ports: ports 0xcfc-0xcff include PCI configuration "
+                        "space (0xcf8-0xcff): the hypervisor keeps those ports, they are never granted\n");
+    CHECK_CONTAINS(OUT, "config: /partitions/a: io-ports: ports 0x3fc-0x3fd overlap the partition's "
+                        "virtual 16550 UART at 0x3f8-0x3ff (console is on)\n");
+    /* b has its console off: no virtual UART, and this machine model keeps no COM1. */
+    CHECK(strstr(OUT, "/partitions/b") == NULL);
+    CHECK(!bi_add_reserved_ports(&BI, 0xfff0, 0x20, "beyond"));
+    CHECK(!bi_add_reserved_ports(&BI, 0x10, 0, "empty"));
+}
+
 int main(void)
 {
     RUN(test_valid_config_fields);
@@ -615,5 +722,8 @@ int main(void)
     RUN(test_limits_exact);
     RUN(test_no_cpus_known);
     RUN(test_64bit_values);
+    RUN(test_property_after_child);
+    RUN(test_types_and_escaping);
+    RUN(test_port_policy);
     return CHECK_DONE();
 }

@@ -456,6 +456,48 @@ static void test_mutations_match_libfdt(void)
     free(real);
 }
 
+/* Issue 12 item 5: a refused blob says which field or token and where. */
+static void detail(const uint8_t *b, size_t len, int want, const char *text)
+{
+    struct fdt f;
+    char buf[300];
+    int rc = fdt_open(&f, b, len);
+    CHECK_EQ(rc, want);
+    fdt_format_open_error(&f, rc, buf, sizeof(buf));
+    if (!strstr(buf, text))
+        printf("  got: %s\n  want: %s\n", buf, text);
+    CHECK(strstr(buf, text) != NULL);
+}
+
+static void test_error_details(void)
+{
+    static uint8_t b[4096];
+    memcpy(b, sample, sample_len);
+    detail(b, 20, FDT_E_TRUNCATED, "header needs 40 bytes, the blob has 20");
+    put32(b + 20, 16);
+    detail(b, sample_len, FDT_E_BADVERSION, "version (offset 0x14) is 16");
+    memcpy(b, sample, sample_len);
+    put32(b + 8, 0x10000);
+    detail(b, sample_len, FDT_E_BADLAYOUT, "off_dt_struct 0x10000 (offset 0x8) + size_dt_struct");
+    memcpy(b, sample, sample_len);
+    put32(b + 36, hdr(H_SIZE_STRUCT) - 2);
+    detail(b, sample_len, FDT_E_BADLAYOUT, "size_dt_struct (offset 0x24) is 0x");
+    memcpy(b, sample, sample_len);
+    put32(b + 4, (uint32_t)sample_len + 64);
+    detail(b, sample_len, FDT_E_TRUNCATED, "totalsize (offset 0x4) is");
+
+    uint32_t tok[] = { BEGIN, 0, BE(7), END_NODE, END };
+    size_t len = craft(b, tok, 5, "", 0);
+    detail(b, len, FDT_E_BADSTRUCT, "unknown token (token at offset 0x40: structure block 0x38 + 0x8)");
+    uint32_t late[] = { BEGIN, 0, BEGIN, BE(0x61000000), END_NODE, PROP, 0, 0, END_NODE, END };
+    len = craft(b, late, 10, "a", 2);
+    detail(b, len, FDT_E_BADSTRUCT,
+           "property after a child node (properties must come first) (token at offset 0x4c");
+    uint32_t p1[] = { BEGIN, 0, PROP, 0, BE(10), END_NODE, END };
+    len = craft(b, p1, 7, "abc", 4);
+    detail(b, len, FDT_E_BADSTRING, "property nameoff is beyond the strings block (token at offset 0x40");
+}
+
 int main(void)
 {
     sample_len = build_sample(sample, sizeof(sample));
@@ -468,5 +510,6 @@ int main(void)
     RUN(test_zero_sized_reservation);
     RUN(test_qemu_dtbs);
     RUN(test_mutations_match_libfdt);
+    RUN(test_error_details);
     return CHECK_DONE();
 }

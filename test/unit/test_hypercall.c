@@ -44,7 +44,7 @@ static void null_yield_unknown(void)
     stop = true;
     CHECK_EQ(hc(pa, HC_YIELD, ~0ULL, ~0ULL, &stop), 0);
     CHECK(!stop);
-    const u64 bad[] = { HC_COUNT, 5, 0xff, 0xffffffffULL, (1ULL << 32) | HC_NULL,
+    const u64 bad[] = { HC_COUNT, 0x40, 0xff, 0xffffffffULL, (1ULL << 32) | HC_NULL,
                         (1ULL << 32) | HC_SHUTDOWN, ~0ULL, HC_SMCCC_BASE };
     for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
         stop = true;

@@ -9,8 +9,19 @@
  * (test_memslot_stress_tsan, -DSTRESS_TSAN: freed sets sit poisoned in a
  * quarantine before the real free, so stale reads see poison).
  *
+ * The second stage is simulated too (issue 13): the map hook fills a
+ * per-page table before a slot is published; the unmap hook clears it and
+ * then shoots down every reader CPU's TLB (a flush request each reader takes
+ * between guest accesses, like an INVEPT by IPI; the writer waits for all
+ * acknowledgements) before the slot's frames count as reused. Reader CPUs in
+ * "guest mode" access random pages through a small TLB filled from the
+ * table; every access checks that the frame it reaches still backs that
+ * guest page. Epoch kicks are IPIs the readers take at the top of their
+ * exit loop and in guest mode (which forces an exit).
+ *
  * STRESS_BROKEN_GRACE=1 in the environment replaces the grace period by
- * nothing: the run is then expected to fail (a check of the checker). */
+ * nothing, STRESS_NO_FLUSH=1 leaves the TLB shootdown out: either run is
+ * then expected to fail (a check of the checker). */
 #include <pthread.h>
 #include <unistd.h>
 #include "check.h"
@@ -65,21 +76,100 @@ static void s_free(void *ctx, void *p, size_t n)
 #endif
 }
 
-static long unmaps;
+/* ---------------------------------------------------------------- second stage */
+
+#define TLB_ENTRIES 64
+static u64 s2[GFN_SPACE + 16];          /* hfn + 1, 0 = not mapped (atomic) */
+static s64 frame_gfn[IDS];              /* where id's frames are mapped, -1 = reused */
+static u64 flush_req[NCPUS], flush_ack[NCPUS];
+static bool no_flush;
+static long maps, unmaps, flushes_waited;
+
+static int s_map(void *ctx, const struct memslot *m)
+{
+    (void)ctx;
+    maps++; /* under the writer lock */
+    __atomic_store_n(&frame_gfn[m->id], (s64)m->gfn, __ATOMIC_RELEASE);
+    for (u64 i = 0; i < m->npages && m->gfn + i < GFN_SPACE + 16; i++)
+        __atomic_store_n(&s2[m->gfn + i], m->hfn + i + 1, __ATOMIC_RELEASE);
+    return MEMSLOT_OK;
+}
+
 static void s_unmap(void *ctx, u64 gpa, u64 size)
 {
-    (void)ctx, (void)gpa, (void)size;
+    (void)ctx;
     unmaps++; /* under the writer lock */
+    u64 gfn = gpa / PG, n = size / PG;
+    u64 hfn = 0;
+    for (u64 i = 0; i < n && gfn + i < GFN_SPACE + 16; i++) {
+        u64 e = __atomic_exchange_n(&s2[gfn + i], 0, __ATOMIC_ACQ_REL);
+        if (i == 0 && e)
+            hfn = e - 1;
+    }
+    if (!no_flush) {
+        /* Shoot down every reader CPU's TLB and wait until all have. */
+        u64 want[NCPUS];
+        for (unsigned c = NWRITERS; c < NCPUS; c++)
+            want[c] = __atomic_add_fetch(&flush_req[c], 1, __ATOMIC_ACQ_REL);
+        for (unsigned c = NWRITERS; c < NCPUS; c++)
+            while (__atomic_load_n(&flush_ack[c], __ATOMIC_ACQUIRE) < want[c]) {
+                flushes_waited++;
+                sched_yield();
+            }
+    }
+    /* Now the frames may be reused. */
+    if (hfn >= 0x100000 && (hfn - 0x100000) / 8 < IDS)
+        __atomic_store_n(&frame_gfn[(hfn - 0x100000) / 8], -1, __ATOMIC_RELEASE);
 }
 
 static void no_grace(void *ctx) { (void)ctx; }
 
-static struct memslot_ops ops = { .alloc = s_alloc, .free = s_free, .unmap = s_unmap };
+static struct memslot_ops ops = { .alloc = s_alloc, .free = s_free, .unmap = s_unmap,
+                                  .map = s_map };
+
+struct tlb {
+    u64 gfn[TLB_ENTRIES], hfn[TLB_ENTRIES];
+    bool valid[TLB_ENTRIES];
+};
+static struct tlb tlbs[NCPUS];
+
+static void take_flush(unsigned cpu)
+{
+    u64 r = __atomic_load_n(&flush_req[cpu], __ATOMIC_ACQUIRE);
+    if (__atomic_load_n(&flush_ack[cpu], __ATOMIC_RELAXED) == r)
+        return;
+    memset(&tlbs[cpu], 0, sizeof(tlbs[cpu]));
+    __atomic_store_n(&flush_ack[cpu], r, __ATOMIC_RELEASE);
+}
+
+/* One guest access to gfn: TLB hit or a walk of the table. Returns false
+ * when the frame reached no longer backs that page (a stale mapping). */
+static bool guest_access(unsigned cpu, u64 gfn, long *hits)
+{
+    struct tlb *t = &tlbs[cpu];
+    unsigned k = (unsigned)(gfn % TLB_ENTRIES);
+    u64 hfn;
+    if (t->valid[k] && t->gfn[k] == gfn) {
+        hfn = t->hfn[k];
+        (*hits)++;
+    } else {
+        u64 e = __atomic_load_n(&s2[gfn], __ATOMIC_ACQUIRE);
+        if (!e)
+            return true; /* a stage-2 fault: fine */
+        hfn = e - 1;
+        t->gfn[k] = gfn, t->hfn[k] = hfn, t->valid[k] = true;
+    }
+    u64 id = (hfn - 0x100000) / 8, off = (hfn - 0x100000) % 8;
+    if (hfn < 0x100000 || id >= IDS)
+        return false;
+    s64 base = __atomic_load_n(&frame_gfn[id], __ATOMIC_ACQUIRE);
+    return base >= 0 && (u64)base + off == gfn && off < sig_npages((u32)id);
+}
 
 /* ---------------------------------------------------------------- readers */
 
 struct reader_stats {
-    long lookups, hits, set_walks, bad, eqs, idles, ipis;
+    long lookups, hits, set_walks, bad, eqs, idles, ipis, gaccess, tlb_hits, stale;
 };
 static struct reader_stats rstats[NCPUS];
 
@@ -109,6 +199,7 @@ static void *reader(void *arg)
     while (!__atomic_load_n(&stop, __ATOMIC_ACQUIRE)) {
         /* top of the exit loop */
         epoch_quiescent(&D, cpu);
+        take_flush(cpu);
         st->ipis += host_take_ipi(&D, cpu);
         epoch_read_lock(&D);
         u64 gen = memslot_generation(&P);
@@ -144,13 +235,23 @@ static void *reader(void *arg)
         if (r < 8) {               /* enter the guest for a while */
             epoch_enter_eqs(&D, cpu);
             st->eqs++;
-            for (int i = 0; i < 3; i++)
-                sched_yield();
+            for (int i = 0; i < 200; i++) {
+                take_flush(cpu);   /* a shootdown IPI forces an exit and an INVEPT */
+                if (__atomic_load_n(&ipi_pending[cpu], __ATOMIC_ACQUIRE))
+                    break;         /* an epoch kick forces an exit */
+                u64 gfn = rnd_next(&rs) % 64 < 48 ? rnd_next(&rs) % 256 : rnd_next(&rs) % GFN_SPACE;
+                st->gaccess++;
+                if (!guest_access(cpu, gfn, &st->tlb_hits))
+                    st->stale++;
+                if (i % 50 == 49)
+                    sched_yield();
+            }
             epoch_exit_eqs(&D, cpu);
         } else if (r == 8) {       /* idle */
             epoch_enter_eqs(&D, cpu);
             st->idles++;
             usleep(50);
+            take_flush(cpu);
             epoch_exit_eqs(&D, cpu);
         } else if (r < 12) {
             sched_yield();         /* a slow exit handler, outside any section */
@@ -219,6 +320,9 @@ static void test_concurrent_readers_and_writers(void)
     bool broken = getenv("STRESS_BROKEN_GRACE") != NULL;
     if (broken)
         ops.synchronize = no_grace;
+    no_flush = getenv("STRESS_NO_FLUSH") != NULL;
+    for (u32 i = 0; i < IDS; i++)
+        frame_gfn[i] = -1;
     epoch_init(&D, NCPUS, &host_epoch_ops, NULL);
     memslot_part_init(&P, &D, &ops, NULL, 0);
     /* a starting population */
@@ -239,6 +343,8 @@ static void test_concurrent_readers_and_writers(void)
         r.lookups += rstats[c].lookups, r.hits += rstats[c].hits, r.bad += rstats[c].bad;
         r.set_walks += rstats[c].set_walks, r.eqs += rstats[c].eqs;
         r.idles += rstats[c].idles, r.ipis += rstats[c].ipis;
+        r.gaccess += rstats[c].gaccess, r.tlb_hits += rstats[c].tlb_hits;
+        r.stale += rstats[c].stale;
     }
     struct writer_stats w = { 0 };
     for (unsigned c = 0; c < NWRITERS; c++) {
@@ -252,7 +358,12 @@ static void test_concurrent_readers_and_writers(void)
            "%ld unmaps, %llu grace periods, %ld unexpected errors%s\n", w.ops, w.ok, w.creates,
            w.deletes, w.moves, w.flags, unmaps, (unsigned long long)D.grace_periods, w.unexpected,
            broken ? " [grace period disabled]" : "");
+    printf("  guest: %ld accesses (%ld TLB hits), %ld maps, %ld unmaps%s; stale: %ld\n",
+           r.gaccess, r.tlb_hits, maps, unmaps, no_flush ? " [TLB shootdown disabled]" : " (each with a TLB shootdown)", r.stale);
     CHECK_EQ(r.bad, 0);
+    CHECK_EQ(r.stale, 0);
+    CHECK(r.gaccess > 1000 && r.tlb_hits > 100);
+    CHECK(maps > 50 && unmaps > 50);
     CHECK_EQ(w.unexpected, 0);
     CHECK_EQ(assert_fails, 0);   /* debug build: sections balanced, none across guest entry */
     if (assert_fails)

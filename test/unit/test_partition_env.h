@@ -65,6 +65,65 @@ unsigned arch_cpu_index(void)
     return 0;
 }
 
+/* A clock the tests move by hand (rate limits). */
+static u64 env_time_us;
+u64 arch_time_us(void)
+{
+    return env_time_us;
+}
+
+/* Runtime second-stage hooks: a record of what was mapped and unmapped.
+ * The partition's tables "exist" once p->arch is set (tests set it). */
+static int env_maps, env_unmaps, env_map_fail;
+static u64 env_last_map_gpa, env_last_map_size, env_last_unmap_gpa, env_last_unmap_size;
+static u32 env_last_map_flags;
+
+static u64 env_ticks;
+u64 arch_timestamp(void)
+{
+    return env_ticks += 10; /* every reading 10 ticks later */
+}
+
+u64 arch_timestamp_hz(void)
+{
+    return 1000;
+}
+
+bool arch_runtime_maps(void)
+{
+    return true;
+}
+
+bool arch_guest_range_ok(struct partition *p, u64 gpa, u64 size)
+{
+    (void)p;
+    u64 limit = 1ULL << 39;
+    return size <= limit && gpa <= limit - size &&
+           !(gpa < 0x09001000ULL && 0x09000000ULL < gpa + size);
+}
+
+int arch_stage2_map(struct partition *p, const struct memslot *m)
+{
+    (void)p;
+    if (env_map_fail) {
+        env_map_fail--;
+        return MEMSLOT_E_NOMEM;
+    }
+    env_maps++;
+    env_last_map_gpa = m->gfn << PAGE_SHIFT;
+    env_last_map_size = m->npages << PAGE_SHIFT;
+    env_last_map_flags = m->flags;
+    return MEMSLOT_OK;
+}
+
+void arch_stage2_unmap(struct partition *p, u64 gpa, u64 size)
+{
+    (void)p;
+    env_unmaps++;
+    env_last_unmap_gpa = gpa;
+    env_last_unmap_size = size;
+}
+
 static jmp_buf hv_end_jmp;
 static bool hv_end_armed;
 static int hv_end_calls;

@@ -126,6 +126,8 @@ def main():
         ("too-few-cpus", ["check", demo, "--cpus", "1"], 1,
          "config: /partitions/heartbeat: cpus: CPU 1 is not present (the machine has 1 CPU: index 0)"),
         ("quiet-valid", ["check", demo, "--cpus", "2", "-q"], 0, ""),
+        ("cmdline-escaped", ["check", "test/unit/configs/valid/cmdline-escape.dts"], 0,
+         "  cmdline: quiet\\x0aconfig: /partitions/hello: forged\\x1b[2J\\x1b]0;t\\x07\n"),
         ("max-errors", ["check", "test/unit/configs/many-errors.dts", "--max-errors", "2"], 1,
          "config: ... and 4 more errors not shown"),
     ]
@@ -138,6 +140,8 @@ def main():
             problems.append(f"exit status {p.returncode}, expected {want_rc}")
         if want and want not in out:
             problems.append(f"missing: {want!r}")
+        if "\x1b" in out or "forged\n" in out:
+            problems.append("configuration text printed unescaped")
         if name == "quiet-valid" and out.strip():
             problems.append("printed output with -q on a valid config")
         result("cli." + name, problems, out)
