@@ -520,6 +520,11 @@ u32 cfg_validate(struct config *cfg, const struct boot_info *bi, struct cfg_errl
                  "\"%s\" is an x86_64 boot protocol (arm64 partitions use \"linux-image\")",
                  cfg_boot_protocol_name(pt->boot));
 
+        /* The boot refuses these when it prepares the partition (arch/x86_64
+         * wires neither yet): say so here, so that "valid" means it boots. */
+        if (x86 && (pt->nmmio || pt->nirqs))
+            verr(&v, pt->node, pt->nmmio ? "mmio" : "interrupts",
+                 "pass-through MMIO ranges and interrupts are not supported on x86_64 yet");
         if (x86 && pt->outside_abort)
             verr(&v, pt->node, "outside-access",
                  "\"abort\" is arm64 only (an x86_64 partition's access outside its memory "
