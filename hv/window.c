@@ -241,8 +241,10 @@ s64 map_stats_call(struct partition *caller, u64 target, u64 gpa, u64 size)
     if (target >= npartitions)
         return HC_E_NOENT;
     struct bh_map_stats st;
-    if (size < sizeof(st))
+    if (size < BH_MAP_STATS_V1_SIZE)
         return HC_E_INVAL;
+    if (size > sizeof(st))
+        size = sizeof(st);
     struct partition *t = &partitions[target];
     lock(t); /* a consistent snapshot: changes update these under it */
     st.changes = t->slot_changes;
@@ -252,7 +254,8 @@ s64 map_stats_call(struct partition *caller, u64 target, u64 gpa, u64 size)
     st.unmap_ticks = t->unmap_ticks;
     unlock(t);
     st.tick_hz = arch_timestamp_hz();
-    if (!guest_write(caller, gpa, &st, sizeof(st)))
+    hv_epoch_kick_stats(&st.kick_requests, &st.kick_ipis_sent, &st.kick_ipis_taken);
+    if (!guest_write(caller, gpa, &st, size))
         return HC_E_FAULT;
-    return (s64)sizeof(st);
+    return (s64)size;
 }

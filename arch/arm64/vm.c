@@ -200,6 +200,8 @@ static void drain_irqs(struct vcpu_run *v)
         }
         if (intid == gic_hyp_timer_ppi())
             sysreg_write(cnthp_ctl_el2, 0); /* the input poll's wake-up, done */
+        if (intid == GIC_EPOCH_SGI)
+            hv_epoch_kick_taken(v->cpu); /* the caller goes on to its quiescent state */
         gic_deactivate(intid);
     }
 }

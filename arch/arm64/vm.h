@@ -61,6 +61,7 @@ bool a64_debug_sysreg(struct vm_ctx *ctx, u64 esr);
 
 /* Physical interrupts the hypervisor uses (gic.c). */
 #define GIC_KICK_SGI 1
+#define GIC_EPOCH_SGI 2 /* the epoch kick (arch_kick_cpu), counted apart */
 #define GIC_MAINT_PPI 25
 #define GIC_VTIMER_PPI 27
 #define GIC_SPURIOUS 1023
@@ -182,6 +183,7 @@ u32 gic_hyp_timer_ppi(void);
 void gic_drop(u32 intid);
 void gic_deactivate(u32 intid);
 void gic_kick(u32 cpu);
+bool gic_send_sgi(u32 cpu, u32 sgi);
 u32 gic_spi_lines(void);
 void gic_spi_route(u32 intid, u32 cpu);
 void gic_spi_enable(u32 intid, bool on);

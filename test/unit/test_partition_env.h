@@ -84,6 +84,14 @@ u64 arch_timestamp(void)
     return env_ticks += 10; /* every reading 10 ticks later */
 }
 
+static unsigned env_kicks; /* arch_kick_cpu calls */
+bool arch_kick_cpu(unsigned cpu)
+{
+    (void)cpu;
+    env_kicks++;
+    return false; /* as on x86-64: no IPI sent */
+}
+
 u64 arch_timestamp_hz(void)
 {
     return 1000;
