@@ -173,6 +173,13 @@ u64 partition_channel_hpa(u32 c);
  * that runs the partition. Both are called with the partition's memslot
  * writer lock held, and only once arch_partition_prepare has run. */
 bool arch_runtime_maps(void);
+/* A doorbell of channel `channel` was rung for p, whose pending mask for it
+ * was empty (hv/window.c): raise p's doorbell interrupt for that channel
+ * (arm64: SPI CFG_ARM64_DOORBELL_INTID + channel in its virtual GIC, waking
+ * the vCPU it is routed to). Called from another partition's CPU; it must
+ * only post and wake. x86-64: nothing (doorbells are polled only until the
+ * virtual LAPIC lands). */
+void arch_partition_notify(struct partition *p, u32 channel);
 bool arch_guest_range_ok(struct partition *p, u64 gpa, u64 size);
 int arch_stage2_map(struct partition *p, const struct memslot *m);
 void arch_stage2_unmap(struct partition *p, u64 gpa, u64 size);

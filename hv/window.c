@@ -220,7 +220,10 @@ s64 doorbell_call(struct partition *p, u64 nr, u64 c)
         struct partition *o = &partitions[i];
         if (o == p || !own_window(o, c))
             continue;
-        __atomic_fetch_or(&o->doorbell[c], 1u << r->member, __ATOMIC_ACQ_REL);
+        /* The interrupt says "the mask is no longer empty": once per poll
+         * at most, so ringing in a loop cannot flood the other member. */
+        if (!__atomic_fetch_or(&o->doorbell[c], 1u << r->member, __ATOMIC_ACQ_REL))
+            arch_partition_notify(o, (u32)c);
         n++;
     }
     return n;

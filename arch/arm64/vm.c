@@ -223,6 +223,38 @@ static void passthrough_irqs(struct partition *p, struct a64_part *ap, bool on)
     }
 }
 
+/* Doorbells (hv/window.c): the ringer's CPU only posts the channel in
+ * ap->bells and kicks the CPU of the vCPU the doorbell SPI is routed to; a
+ * vCPU of this partition raises the SPIs in its own virtual GIC after its
+ * next exit or wake-up (take_bells), so no other partition ever takes this
+ * one's vGIC lock. The ringer posts and kicks only when the channel's
+ * pending mask was empty: at most one interrupt per poll. */
+void arch_partition_notify(struct partition *p, u32 channel)
+{
+    struct a64_part *ap = p->arch;
+    if (!ap || channel >= CFG_MAX_CHANNELS || !ap->nvcpus)
+        return;
+    if (__atomic_fetch_or(&ap->bells, 1u << channel, __ATOMIC_ACQ_REL) & (1u << channel))
+        return; /* posted already, a kick is on its way */
+    u32 t = vgic_spi_vcpu(&ap->vgic, DOORBELL_INTID(channel), ap->nvcpus);
+    gic_kick(ap->vcpu[t].cpu);
+}
+
+static void take_bells_slow(struct vcpu_run *v)
+{
+    u32 m = __atomic_exchange_n(&v->ap->bells, 0, __ATOMIC_ACQ_REL);
+    for (u32 c; m; m &= m - 1) {
+        c = (u32)__builtin_ctz(m);
+        vgic_raise(&v->ap->vgic, DOORBELL_INTID(c), v->index);
+    }
+}
+
+static inline void take_bells(struct vcpu_run *v)
+{
+    if (__atomic_load_n(&v->ap->bells, __ATOMIC_RELAXED))
+        take_bells_slow(v);
+}
+
 /* Wake every vCPU of the partition that may be waiting (WFI, CPU_ON). */
 static void kick_all(struct a64_part *ap)
 {
@@ -603,6 +635,7 @@ static enum leave wait_for_interrupt(struct vcpu_run *v)
 {
     struct epoch_domain *ep = hv_epoch();
     for (;;) {
+        take_bells(v);
         if (vgic_pending(&v->ap->vgic, v->index))
             return L_RESUME;
         if (req_of(v->ap) != REQ_NONE)
@@ -730,6 +763,7 @@ static enum leave run_guest(struct vcpu_run *v)
         u64 kind = vm_enter(&v->ctx);
         epoch_exit_eqs(ep, v->cpu);
         vgic_sync(&v->ap->vgic, v->index);
+        take_bells(v);
         if (v->input)
             poll_input(v);
         if (req_of(v->ap) != REQ_NONE)
@@ -878,6 +912,7 @@ void arch_vcpu_run(struct partition *p, u32 index)
             __asm__ volatile("dsb sy; wfi" ::: "memory");
             epoch_exit_eqs(ep, cpu);
             drain_irqs(v);
+            take_bells(v); /* pending for when the vCPU runs */
         }
         if (__atomic_load_n(&ap->finished, __ATOMIC_ACQUIRE))
             break;

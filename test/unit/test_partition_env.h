@@ -84,6 +84,14 @@ u64 arch_timestamp(void)
     return env_ticks += 10; /* every reading 10 ticks later */
 }
 
+static unsigned env_notifies, env_last_notify_part, env_last_notify_channel;
+void arch_partition_notify(struct partition *p, u32 channel)
+{
+    env_notifies++;
+    env_last_notify_part = p->index;
+    env_last_notify_channel = channel;
+}
+
 static unsigned env_kicks; /* arch_kick_cpu calls */
 bool arch_kick_cpu(unsigned cpu)
 {

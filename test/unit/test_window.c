@@ -274,18 +274,31 @@ static void slot_limit(void)
 static void doorbells(void)
 {
     setup(true);
+    unsigned n0 = env_notifies;
     CHECK_EQ(hc(pr, HC_DOORBELL_POLL, 0, 0, 0, 0), 0);
     CHECK_EQ(hc(pc, HC_DOORBELL_RING, 0, 0, 0, 0), 1);
+    /* The interrupt: once, for the rung partition and channel. */
+    CHECK_EQ(env_notifies - n0, 1);
+    CHECK_EQ(env_last_notify_part, pr->index);
+    CHECK_EQ(env_last_notify_channel, 0);
     CHECK_EQ(hc(pc, HC_DOORBELL_RING, 0, 0, 0, 0), 1);
+    CHECK_EQ(env_notifies - n0, 1); /* pending mask not empty: no second one */
     CHECK_EQ(hc(pr, HC_DOORBELL_POLL, 1, 0, 0, 0), 0);     /* other channel */
     CHECK_EQ(hc(pr, HC_DOORBELL_POLL, 0, 0, 0, 0), 1u << 0); /* member 0 rang */
     CHECK_EQ(hc(pr, HC_DOORBELL_POLL, 0, 0, 0, 0), 0);     /* cleared */
     CHECK_EQ(hc(pc, HC_DOORBELL_POLL, 0, 0, 0, 0), 0);     /* not to itself */
+    CHECK_EQ(hc(pc, HC_DOORBELL_RING, 0, 0, 0, 0), 1);     /* polled: notified again */
+    CHECK_EQ(env_notifies - n0, 2);
+    CHECK_EQ(hc(pr, HC_DOORBELL_POLL, 0, 0, 0, 0), 1u << 0);
     CHECK_EQ(hc(pr, HC_DOORBELL_RING, 1, 0, 0, 0), 1);
+    CHECK_EQ(env_notifies - n0, 3);
+    CHECK_EQ(env_last_notify_part, pc->index);
+    CHECK_EQ(env_last_notify_channel, 1);
     CHECK_EQ(hc(pc, HC_DOORBELL_POLL, 1, 0, 0, 0), 1u << 1);
     CHECK_EQ(hc(pr, HC_DOORBELL_RING, 2, 0, 0, 0), E(HC_E_NOENT));
     CHECK_EQ(hc(pr, HC_DOORBELL_RING, ~0ULL, 0, 0, 0), E(HC_E_NOENT));
     CHECK_EQ(hc(pr, HC_DOORBELL_POLL, 99, 0, 0, 0), E(HC_E_NOENT));
+    CHECK_EQ(env_notifies - n0, 3); /* bad calls notify nobody */
     /* A detached member neither rings nor is rung. */
     CHECK_EQ(hc(pc, HC_WIN_DETACH, 0, 1, 0, 0), 0);
     CHECK_EQ(hc(pc, HC_DOORBELL_RING, 0, 0, 0, 0), 0);
