@@ -40,6 +40,7 @@ extern struct dt_platform arm64_plat;
 static spinlock_t dist_lock;
 static bool dist_done;
 static uintptr_t rd_base[MAX_CPUS];
+static u32 cpu_on[MAX_CPUS]; /* between gic_cpu_init and gic_cpu_off (atomic) */
 
 static inline u32 rd32(uintptr_t a) { return *(volatile u32 *)a; }
 static inline u64 rd64(uintptr_t a) { return *(volatile u64 *)a; }
@@ -116,7 +117,7 @@ bool gic_cpu_init(u32 cpu, char *err, size_t len)
             en |= 1u << arm64_plat.timer_hyp_ppi; /* EL2 timer: console-input polling */
         wr32(sgi + GICR_ISENABLER0, en);
         wait_clear(rd + GICR_CTLR, GICR_CTLR_RWP);
-        __atomic_store_n(&rd_base[cpu], rd, __ATOMIC_RELEASE);
+        rd_base[cpu] = rd;
     }
     /* ICC_SRE_EL2: SRE, DFB, DIB, Enable (EL1 may use its system registers). */
     sysreg_write(S3_4_C12_C9_5, sysreg_read(S3_4_C12_C9_5) | 0xf);
@@ -126,7 +127,21 @@ bool gic_cpu_init(u32 cpu, char *err, size_t len)
     sysreg_write(S3_0_C12_C12_4, 1u << 1); /* ICC_CTLR_EL1: EOImode 1 */
     sysreg_write(S3_0_C12_C12_7, 1);    /* ICC_IGRPEN1_EL1 */
     isb();
+    __atomic_store_n(&cpu_on[cpu], 1, __ATOMIC_RELEASE);
     return true;
+}
+
+/* The calling CPU stops running vCPUs (it parks in WFI for good): group 1
+ * off at its CPU interface, so a kick or doorbell SGI that still arrives
+ * (sent before the sender saw this) never wakes its WFI again, and no
+ * epoch kick is sent to it any more. */
+void gic_cpu_off(u32 cpu)
+{
+    if (cpu >= MAX_CPUS)
+        return;
+    __atomic_store_n(&cpu_on[cpu], 0, __ATOMIC_RELEASE);
+    sysreg_write(S3_0_C12_C12_7, 0); /* ICC_IGRPEN1_EL1 */
+    isb();
 }
 
 u32 gic_hyp_timer_ppi(void)
@@ -212,11 +227,11 @@ static void sgi_write(u32 cpu, u32 sgi)
     isb();
 }
 
-/* As sgi_write, but false (nothing sent) when cpu's redistributor has not
- * been set up by gic_cpu_init, so it would never take the SGI. */
+/* As sgi_write, but false (nothing sent) when cpu does not run a vCPU
+ * (before gic_cpu_init, after gic_cpu_off): it would never take the SGI. */
 bool gic_send_sgi(u32 cpu, u32 sgi)
 {
-    if (cpu >= MAX_CPUS || sgi > 15 || !__atomic_load_n(&rd_base[cpu], __ATOMIC_ACQUIRE))
+    if (cpu >= MAX_CPUS || sgi > 15 || !__atomic_load_n(&cpu_on[cpu], __ATOMIC_ACQUIRE))
         return false;
     sgi_write(cpu, sgi);
     return true;

@@ -232,8 +232,9 @@ static void passthrough_irqs(struct partition *p, struct a64_part *ap, bool on)
 void arch_partition_notify(struct partition *p, u32 channel)
 {
     struct a64_part *ap = p->arch;
-    if (!ap || channel >= CFG_MAX_CHANNELS || !ap->nvcpus)
-        return;
+    if (!ap || channel >= CFG_MAX_CHANNELS || !ap->nvcpus ||
+        __atomic_load_n(&ap->finished, __ATOMIC_ACQUIRE))
+        return; /* stopped for good: its CPUs are parked */
     if (__atomic_fetch_or(&ap->bells, 1u << channel, __ATOMIC_ACQ_REL) & (1u << channel))
         return; /* posted already, a kick is on its way */
     u32 t = vgic_spi_vcpu(&ap->vgic, DOORBELL_INTID(channel), ap->nvcpus);
@@ -892,6 +893,7 @@ void arch_vcpu_run(struct partition *p, u32 index)
             __atomic_store_n(&ap->finished, 1, __ATOMIC_RELEASE);
             kick_all(ap);
             cpu_restore();
+            gic_cpu_off(cpu);
             partition_stopped(p);
             return;
         }
@@ -936,4 +938,5 @@ void arch_vcpu_run(struct partition *p, u32 index)
     sysreg_write(cntv_ctl_el02, 0);
     vgic_hw_off();
     cpu_restore();
+    gic_cpu_off(cpu);
 }

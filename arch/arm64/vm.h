@@ -183,6 +183,7 @@ bool vpl011_rx_push(struct vpl011 *u, u8 c);
 
 /* gic.c: the physical GICv3 at EL2 */
 bool gic_cpu_init(u32 cpu, char *err, size_t len);
+void gic_cpu_off(u32 cpu);
 u32 gic_ack(void);
 u32 gic_hyp_timer_ppi(void);
 void gic_drop(u32 intid);
