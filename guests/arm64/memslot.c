@@ -393,8 +393,9 @@ static void report(const char *what, uint64_t n, uint64_t cyc, const struct map_
             "without it %lu ns; %lu grace periods, %lu ns each\n",
             what, cht * 1000000000ULL / hz / n, unt * 1000000000ULL / hz / n,
             (cht - unt) * 1000000000ULL / hz / n, gps, gps ? gpt * 1000000000ULL / hz / gps : 0);
-    gprintf("bench: %s: ", what);
-    kick_report("in all", a, b);
+    gprintf("bench: %s: epoch kicks: %lu requested, %lu IPIs sent, %lu taken\n", what,
+            b->kick_requests - a->kick_requests, b->kick_ipis_sent - a->kick_ipis_sent,
+            b->kick_ipis_taken - a->kick_ipis_taken);
 }
 
 static int bench_main(uint64_t n)
