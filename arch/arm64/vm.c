@@ -805,6 +805,11 @@ static bool start_guest(struct vcpu_run *v, bool restart)
     for (u32 i = 0; i < ap->nvcpus; i++)
         pcpus[i] = ap->vcpu[i].cpu;
     vgic_reset(&ap->vgic, ap->nvcpus, pcpus);
+    /* A doorbell still unpolled from before a restart: its SPI is pending
+     * again in the fresh virtual GIC (taken once the guest enables it). */
+    for (u32 c = 0; c < CFG_MAX_CHANNELS; c++)
+        if (__atomic_load_n(&p->doorbell[c], __ATOMIC_ACQUIRE))
+            __atomic_fetch_or(&ap->bells, 1u << c, __ATOMIC_ACQ_REL);
     passthrough_irqs(p, ap, true);
     isb();
     ap->cntvoff = sysreg_read(cntpct_el0);

@@ -16,11 +16,16 @@
  * polls: the hypercall's exit raises anything posted for it, so an extra
  * interrupt would be in its list registers when it returns; the waiter
  * unmasks IRQs for a moment and checks count == round, then acknowledges
- * (S->ack = round), and only then does the ringer start the next round. */
+ * (S->ack = round), and only then does the ringer start the next round.
+ *
+ * Last, the ringer rings "first" while the waiter does not poll, and the
+ * waiter asks for PSCI SYSTEM_RESET: in its second run (the channel memory
+ * survives the reset) it enables the SPIs without polling first and must
+ * take the doorbell interrupt that was left unpolled, then see the flag. */
 #include "guest.h"
 
 struct shared {
-    volatile uint64_t ready, taken, rung, ack, asleep, errors;
+    volatile uint64_t ready, taken, rung, ack, asleep, errors, reset_req, reset_rung;
 };
 
 #define FIRST_WIN 0x50000000UL
@@ -40,6 +45,11 @@ void irq_handler(void)
     uint32_t intid = gic_ack();
     if (intid >= 1020)
         return;
+    if (intid == 27) { /* sleep_for's deadline: not counted */
+        __asm__ volatile("msr cntv_ctl_el0, %0; isb" ::"r"((uint64_t)0) : "memory");
+        gic_eoi(intid);
+        return;
+    }
     last_intid = intid;
     if (intid < 96)
         irqs[intid]++;
@@ -107,10 +117,14 @@ static void spi_setup(uint32_t intid)
 }
 
 /* Sleep until irqs[intid] reaches want: WFI with IRQs masked (a pending
- * interrupt still wakes it), then unmask to take it. Bounded: 10 s. */
+ * interrupt still wakes it), then unmask to take it. Bounded: 10 s, the
+ * virtual timer (PPI 27) wakes it then. */
 static bool sleep_for(uint32_t intid, uint64_t want)
 {
     uint64_t end = counter() + 10 * counter_freq();
+    __asm__ volatile("msr cntv_cval_el0, %0; msr cntv_ctl_el0, %1; isb" ::"r"(end),
+                     "r"((uint64_t)1)
+                     : "memory");
     irq_disable();
     while (irqs[intid] < want && counter() < end) {
         S->asleep = 1;
@@ -119,6 +133,7 @@ static bool sleep_for(uint32_t intid, uint64_t want)
         irq_enable();
         irq_disable();
     }
+    __asm__ volatile("msr cntv_ctl_el0, %0; isb" ::"r"((uint64_t)0) : "memory");
     return irqs[intid] >= want;
 }
 
@@ -132,7 +147,7 @@ static int waiter(uint64_t rounds)
     gprintf("doorbell: waiter: channel 'first' %u at %lx INTID %u, 'bell' %u at %lx INTID %u\n",
             first->index, first->gpa, first->intid, bell->index, bell->gpa, bell->intid);
     gic_dist_on();
-    gic_cpu_on(0, 0);
+    gic_cpu_on(0, 1u << 27);
     spi_setup(first->intid);
     spi_setup(bell->intid);
     hypercall(HC_DOORBELL_POLL, first->index, 0, 0, 0);
@@ -188,6 +203,35 @@ static int waiter(uint64_t rounds)
     if (failures)
         S->errors = failures;
     gprintf("doorbell: waiter: %s\n", failures ? "FAILED" : "PASSED");
+    if (failures)
+        return 1;
+    /* Rung while it does not poll, then reset. */
+    S->reset_req = 1;
+    while (!S->reset_rung)
+        ;
+    gprintf("doorbell: waiter: rung before a reset, resetting\n");
+    hvc_call(PSCI_SYSTEM_RESET, 0, 0, 0, 0);
+    gprintf("doorbell: FAIL: SYSTEM_RESET returned\n");
+    return 1;
+}
+
+/* The second run, after SYSTEM_RESET: the unpolled ring is an interrupt. */
+static int waiter_after_reset(void)
+{
+    struct chan *first = chan_named("first");
+    if (!first || !first->have_irq)
+        return 1;
+    gic_dist_on();
+    gic_cpu_on(0, 1u << 27);
+    spi_setup(first->intid);
+    if (!sleep_for(first->intid, 1))
+        fail("interrupts on 'first' after the reset (timed out)", irqs[first->intid], 1);
+    int64_t m = hypercall(HC_DOORBELL_POLL, first->index, 0, 0, 0);
+    if (m != 1)
+        fail("poll of 'first' after the reset", (uint64_t)m, 1);
+    gprintf("doorbell: waiter: after the reset %lu interrupt(s) with INTID %u, poll %ld\n",
+            irqs[first->intid], first->intid, m);
+    gprintf("doorbell: waiter: after the reset %s\n", failures ? "FAILED" : "PASSED");
     return failures ? 1 : 0;
 }
 
@@ -246,6 +290,15 @@ static int ringer(uint64_t rounds)
             spin_delay(20000); /* now and then the waiter is deep in WFI */
     }
     gprintf("doorbell: ringer: %lu rounds, %lu rings\n", rounds, rings);
+    if (!failures) {
+        while (!S->reset_req)
+            ;
+        r = hypercall(HC_DOORBELL_RING, first->index, 0, 0, 0);
+        if (r != 1)
+            fail("RING of 'first' before the reset", (uint64_t)r, 1);
+        __asm__ volatile("dmb sy" ::: "memory");
+        S->reset_rung = 1;
+    }
     gprintf("doorbell: ringer: %s\n", failures ? "FAILED" : "PASSED");
     return failures ? 1 : 0;
 }
@@ -257,6 +310,6 @@ int guest_main(const void *dtb)
     dt_each_node(dtb, "bulkhead-channel", find);
     uint64_t rounds = cmdline_u64(args, "rounds", 100);
     if (cmdline_u64(args, "wait", 0))
-        return waiter(rounds);
+        return S->reset_rung ? waiter_after_reset() : waiter(rounds);
     return ringer(rounds);
 }
