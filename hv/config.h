@@ -42,6 +42,9 @@
 #define CFG_ARM64_VGICD_SIZE 0x10000ULL
 #define CFG_ARM64_VGICR_GPA 0x080a0000ULL
 #define CFG_ARM64_VGICR_STRIDE 0x20000ULL
+/* arm64: the doorbell interrupt of channel c is SPI INTID
+ * CFG_ARM64_DOORBELL_INTID + c (64..79) in every member's virtual GIC. */
+#define CFG_ARM64_DOORBELL_INTID 64u
 
 #define CFG_ERR_WHERE 96
 #define CFG_ERR_PROP 32

@@ -413,6 +413,20 @@ static void check_devices(struct vctx *v, bool x86, bool arm64)
                      irq, ARM64_SPI_FIRST, ARM64_SPI_LAST);
                 continue;
             }
+            u32 bell = irq - CFG_ARM64_DOORBELL_INTID;
+            if (arm64 && irq >= CFG_ARM64_DOORBELL_INTID && bell < cfg->nchannels) {
+                const struct cfg_channel *ch = &cfg->channels[bell];
+                bool member = false;
+                for (u32 k = 0; k < ch->nmembers; k++)
+                    member |= ch->members[k].partition == i;
+                if (member) {
+                    verr(v, pt->node, "interrupts",
+                         "interrupt %u is the doorbell interrupt of channel '%s' in this "
+                         "partition (arm64: INTID %u + channel index)",
+                         irq, ch->name, CFG_ARM64_DOORBELL_INTID);
+                    continue;
+                }
+            }
             for (u32 k = 0; k < i; k++) {
                 const struct cfg_partition *po = &cfg->partitions[k];
                 bool dup = false;

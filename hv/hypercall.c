@@ -7,7 +7,7 @@
 #include "window.h"
 
 _Static_assert(sizeof(struct bh_part_info) == 56, "bh_part_info is guest ABI");
-_Static_assert(sizeof(struct bh_map_stats) == 48, "bh_map_stats is guest ABI");
+_Static_assert(sizeof(struct bh_map_stats) == 72, "bh_map_stats is guest ABI");
 
 static s64 hc_console_write(struct partition *p, u64 gpa, u64 len)
 {

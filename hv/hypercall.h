@@ -77,7 +77,12 @@ struct bh_map_stats {
     u64 gp_ticks;       /* ticks spent waiting for those grace periods */
     u64 unmap_ticks;    /* ticks spent unmapping, TLB flushes included */
     u64 tick_hz;        /* timestamp frequency (0: unknown) */
+    /* Hypervisor-wide since boot (not per partition): epoch kicks the grace
+     * periods' wait loops requested, IPIs sent for them, IPIs taken. A
+     * buffer of 48 bytes gets the fields above only. */
+    u64 kick_requests, kick_ipis_sent, kick_ipis_taken;
 };
+#define BH_MAP_STATS_V1_SIZE 48
 
 struct partition;
 

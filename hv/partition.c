@@ -40,12 +40,51 @@ static void epoch_assert(void *ctx, unsigned cpu, const char *what)
     printk("bulkhead: epoch check failed on cpu %u: %s\n", cpu, what);
 }
 
-/* kick = NULL: epoch_synchronize then just waits (hv/epoch.c checks for it).
- * A CPU in a guest or idle is in an extended quiescent state and needs no
- * IPI; one running hypervisor code reports at the top of its exit loop. */
+/* The epoch kick: the architecture's IPI (arch_kick_cpu). A CPU in a guest
+ * or idle is in an extended quiescent state and is never waited for; one
+ * running hypervisor code for longer than the wait loop's spin limit
+ * (EPOCH_KICK_AFTER_DEFAULT) gets the IPI, which brings it back to the top
+ * of its exit loop (a quiescent state) as soon as it enters the guest or an
+ * idle wait again, and wakes it there. Without an IPI (x86-64 for now) the
+ * grace period just waits for that report. */
+static u64 kick_ipis_sent, kick_ipis_taken;
+/* One IPI in flight per CPU: an SGI already pending is not pended twice by
+ * the interrupt controller, so a second one would only cost the bus. Set
+ * when one is sent, cleared when the CPU takes it. */
+static u32 kick_in_flight[MAX_CPUS];
+
+static void epoch_kick(void *ctx, unsigned cpu)
+{
+    (void)ctx;
+    if (cpu >= MAX_CPUS || __atomic_exchange_n(&kick_in_flight[cpu], 1, __ATOMIC_ACQ_REL))
+        return;
+    if (arch_kick_cpu(cpu))
+        __atomic_fetch_add(&kick_ipis_sent, 1, __ATOMIC_RELAXED);
+    else
+        __atomic_store_n(&kick_in_flight[cpu], 0, __ATOMIC_RELEASE);
+}
+
+void hv_epoch_kick_taken(unsigned cpu)
+{
+    if (cpu < MAX_CPUS)
+        __atomic_store_n(&kick_in_flight[cpu], 0, __ATOMIC_RELEASE);
+    __atomic_fetch_add(&kick_ipis_taken, 1, __ATOMIC_RELAXED);
+}
+
+void hv_epoch_kick_stats(u64 *requested, u64 *sent, u64 *taken)
+{
+    struct epoch_domain *d = hv_epoch();
+    u64 n = 0;
+    for (u32 i = 0; i < d->nr_cpus; i++)
+        n += __atomic_load_n(&d->cpu[i].kicks, __ATOMIC_RELAXED);
+    *requested = n;
+    *sent = __atomic_load_n(&kick_ipis_sent, __ATOMIC_RELAXED);
+    *taken = __atomic_load_n(&kick_ipis_taken, __ATOMIC_RELAXED);
+}
+
 static const struct epoch_ops hv_epoch_ops = {
     .cpu_index = epoch_cpu,
-    .kick = NULL,
+    .kick = epoch_kick,
     .relax = NULL,
     .assert_fail = epoch_assert,
 };

@@ -90,10 +90,15 @@ extern u32 npartitions;
  * never go online (epoch_cpu_online) stay OFFLINE and never delay a grace
  * period, so the real CPU count is not needed. partitions_epoch_init(n) may
  * be called before the first hv_epoch() to size it for n CPUs instead; later
- * calls change nothing. No IPI hook (kick = NULL): grace periods wait for
- * ACTIVE CPUs to report at the top of their exit loop. */
+ * calls change nothing. A CPU still ACTIVE after the wait loop's spin limit
+ * gets the epoch kick (arch_kick_cpu, at most one in flight per CPU); the
+ * arch reports each one CPU cpu takes with hv_epoch_kick_taken(cpu).
+ * hv_epoch_kick_stats: kicks the wait loops requested (all CPUs), IPIs sent,
+ * IPIs taken, since boot. */
 struct epoch_domain *hv_epoch(void);
 void partitions_epoch_init(u32 ncpus);
+void hv_epoch_kick_taken(unsigned cpu);
+void hv_epoch_kick_stats(u64 *requested, u64 *sent, u64 *taken);
 
 /* Create every partition of cfg. On failure print what is wrong (naming the
  * partition and region) and return false; nothing is left allocated.
@@ -168,6 +173,13 @@ u64 partition_channel_hpa(u32 c);
  * that runs the partition. Both are called with the partition's memslot
  * writer lock held, and only once arch_partition_prepare has run. */
 bool arch_runtime_maps(void);
+/* A doorbell of channel `channel` was rung for p, whose pending mask for it
+ * was empty (hv/window.c): raise p's doorbell interrupt for that channel
+ * (arm64: SPI CFG_ARM64_DOORBELL_INTID + channel in its virtual GIC, waking
+ * the vCPU it is routed to). Called from another partition's CPU; it must
+ * only post and wake. x86-64: nothing (doorbells are polled only until the
+ * virtual LAPIC lands). */
+void arch_partition_notify(struct partition *p, u32 channel);
 bool arch_guest_range_ok(struct partition *p, u64 gpa, u64 size);
 int arch_stage2_map(struct partition *p, const struct memslot *m);
 void arch_stage2_unmap(struct partition *p, u64 gpa, u64 size);

@@ -220,7 +220,10 @@ s64 doorbell_call(struct partition *p, u64 nr, u64 c)
         struct partition *o = &partitions[i];
         if (o == p || !own_window(o, c))
             continue;
-        __atomic_fetch_or(&o->doorbell[c], 1u << r->member, __ATOMIC_ACQ_REL);
+        /* The interrupt says "the mask is no longer empty": once per poll
+         * at most, so ringing in a loop cannot flood the other member. */
+        if (!__atomic_fetch_or(&o->doorbell[c], 1u << r->member, __ATOMIC_ACQ_REL))
+            arch_partition_notify(o, (u32)c);
         n++;
     }
     return n;
@@ -241,8 +244,10 @@ s64 map_stats_call(struct partition *caller, u64 target, u64 gpa, u64 size)
     if (target >= npartitions)
         return HC_E_NOENT;
     struct bh_map_stats st;
-    if (size < sizeof(st))
+    if (size < BH_MAP_STATS_V1_SIZE)
         return HC_E_INVAL;
+    if (size > sizeof(st))
+        size = sizeof(st);
     struct partition *t = &partitions[target];
     lock(t); /* a consistent snapshot: changes update these under it */
     st.changes = t->slot_changes;
@@ -252,7 +257,8 @@ s64 map_stats_call(struct partition *caller, u64 target, u64 gpa, u64 size)
     st.unmap_ticks = t->unmap_ticks;
     unlock(t);
     st.tick_hz = arch_timestamp_hz();
-    if (!guest_write(caller, gpa, &st, sizeof(st)))
+    hv_epoch_kick_stats(&st.kick_requests, &st.kick_ipis_sent, &st.kick_ipis_taken);
+    if (!guest_write(caller, gpa, &st, size))
         return HC_E_FAULT;
-    return (s64)sizeof(st);
+    return (s64)size;
 }

@@ -8,13 +8,16 @@
  * polls ICC_IAR1_EL1 after an IRQ exit or a WFI wake-up.
  *
  * Private interrupts the hypervisor uses: SGI GIC_KICK_SGI (wakes a CPU so
- * it looks at its vCPU's interrupt state), PPI 25 (virtual CPU interface
+ * it looks at its vCPU's interrupt state), SGI GIC_EPOCH_SGI (the epoch
+ * kick: brings a CPU back to the top of its exit loop), PPI 25 (virtual CPU interface
  * maintenance), PPI 27 (the EL1 virtual timer, forwarded to the guest). */
 #include "arm64.h"
 #include "vm.h"
 #include "../../boot/arm64/dt.h"
+#include "../../hv/arch.h"
 #include "../../hv/console.h"
 #include "../../hv/format.h"
+#include "../../hv/partition.h"
 #include "../../hv/smp.h"
 
 extern struct dt_platform arm64_plat;
@@ -37,6 +40,7 @@ extern struct dt_platform arm64_plat;
 static spinlock_t dist_lock;
 static bool dist_done;
 static uintptr_t rd_base[MAX_CPUS];
+static u32 cpu_on[MAX_CPUS]; /* between gic_cpu_init and gic_cpu_off (atomic) */
 
 static inline u32 rd32(uintptr_t a) { return *(volatile u32 *)a; }
 static inline u64 rd64(uintptr_t a) { return *(volatile u64 *)a; }
@@ -108,7 +112,7 @@ bool gic_cpu_init(u32 cpu, char *err, size_t len)
         wr32(sgi + GICR_IGRPMODR0, 0);
         for (u32 i = 0; i < 8; i++)
             wr32(sgi + GICR_IPRIORITYR + 4 * i, 0xa0a0a0a0u);
-        u32 en = (1u << GIC_KICK_SGI) | (1u << GIC_MAINT_PPI) | (1u << GIC_VTIMER_PPI);
+        u32 en = (1u << GIC_KICK_SGI) | (1u << GIC_EPOCH_SGI) | (1u << GIC_MAINT_PPI) | (1u << GIC_VTIMER_PPI);
         if (arm64_plat.have_timer && arm64_plat.timer_hyp_ppi < 32)
             en |= 1u << arm64_plat.timer_hyp_ppi; /* EL2 timer: console-input polling */
         wr32(sgi + GICR_ISENABLER0, en);
@@ -123,7 +127,21 @@ bool gic_cpu_init(u32 cpu, char *err, size_t len)
     sysreg_write(S3_0_C12_C12_4, 1u << 1); /* ICC_CTLR_EL1: EOImode 1 */
     sysreg_write(S3_0_C12_C12_7, 1);    /* ICC_IGRPEN1_EL1 */
     isb();
+    __atomic_store_n(&cpu_on[cpu], 1, __ATOMIC_RELEASE);
     return true;
+}
+
+/* The calling CPU stops running vCPUs (it parks in WFI for good): group 1
+ * off at its CPU interface, so a kick or doorbell SGI that still arrives
+ * (sent before the sender saw this) never wakes its WFI again, and no
+ * epoch kick is sent to it any more. */
+void gic_cpu_off(u32 cpu)
+{
+    if (cpu >= MAX_CPUS)
+        return;
+    __atomic_store_n(&cpu_on[cpu], 0, __ATOMIC_RELEASE);
+    sysreg_write(S3_0_C12_C12_7, 0); /* ICC_IGRPEN1_EL1 */
+    isb();
 }
 
 u32 gic_hyp_timer_ppi(void)
@@ -195,17 +213,44 @@ void gic_spi_deactivate(u32 intid)
     dsb(sy);
 }
 
+/* Send SGI sgi (group 1) to the physical CPU cpu through ICC_SGI1R_EL1:
+ * Aff3 [55:48], RS [47:44] (which 16-CPU range of Aff0), INTID [27:24],
+ * Aff2 [39:32], Aff1 [23:16], TargetList [15:0] (bit Aff0 % 16), IRM 0. */
+static void sgi_write(u32 cpu, u32 sgi)
+{
+    u64 m = percpu[cpu].hwid;
+    u64 aff0 = m & 0xff;
+    u64 v = ((m >> 32) & 0xff) << 48 | ((m >> 16) & 0xff) << 32 | ((m >> 8) & 0xff) << 16 |
+            (u64)(sgi & 15) << 24 | (aff0 >> 4) << 44 | (1ULL << (aff0 & 15));
+    dsb(ish);
+    sysreg_write(S3_0_C12_C11_5, v); /* ICC_SGI1R_EL1 */
+    isb();
+}
+
+/* As sgi_write, but false (nothing sent) when cpu does not run a vCPU
+ * (before gic_cpu_init, after gic_cpu_off): it would never take the SGI. */
+bool gic_send_sgi(u32 cpu, u32 sgi)
+{
+    if (cpu >= MAX_CPUS || sgi > 15 || !__atomic_load_n(&cpu_on[cpu], __ATOMIC_ACQUIRE))
+        return false;
+    sgi_write(cpu, sgi);
+    return true;
+}
+
 /* Make the physical CPU cpu look at its vCPU's interrupts (it may be in WFI
  * or running the guest). */
 void gic_kick(u32 cpu)
 {
-    if (cpu >= MAX_CPUS)
-        return;
-    u64 m = percpu[cpu].hwid;
-    u64 aff0 = m & 0xff;
-    u64 v = ((m >> 32) & 0xff) << 48 | ((m >> 16) & 0xff) << 32 | ((m >> 8) & 0xff) << 16 |
-            (u64)GIC_KICK_SGI << 24 | (aff0 >> 4) << 44 | (1ULL << (aff0 & 15));
-    dsb(ish);
-    sysreg_write(S3_0_C12_C11_5, v); /* ICC_SGI1R_EL1 */
-    isb();
+    if (cpu < MAX_CPUS)
+        sgi_write(cpu, GIC_KICK_SGI);
+}
+
+/* The epoch kick (hv/arch.h). A CPU running a guest takes the SGI at once
+ * (HCR_EL2.IMO: an IRQ exit); one in WFI wakes; one in hypervisor code
+ * (PSTATE.I set at EL2) takes it at its next guest entry or WFI. Each is
+ * acknowledged in vm.c (drain_irqs), counted with hv_epoch_kick_taken, and
+ * the CPU comes back to the top of its exit loop. */
+bool arch_kick_cpu(unsigned cpu)
+{
+    return gic_send_sgi(cpu, GIC_EPOCH_SGI);
 }

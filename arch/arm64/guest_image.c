@@ -109,6 +109,10 @@ static int write_dt(struct partition *p, struct a64_part *ap, void *buf, u32 cap
             fdtw_prop_string(w, "label", cfg->channels[r->channel].name);
         if (!r->writable)
             fdtw_prop_empty(w, "read-only");
+        /* The channel's doorbell interrupt: SPI, edge-rising. */
+        u32 bell[3] = { 0, DOORBELL_INTID(r->channel) - 32, 1 };
+        fdtw_prop_cells(w, "interrupts", bell, 3);
+        fdtw_prop_u32(w, "bulkhead,channel", r->channel);
         fdtw_end_node(w);
     }
 

@@ -418,6 +418,30 @@ void vgic_hw_fired(struct vgic *g, u32 me, u32 intid)
     spin_unlock(&g->lock);
 }
 
+/* An edge of SPI intid (a doorbell), raised by vCPU me of the partition:
+ * pending on the vCPU it is routed to, which is kicked when it is not me.
+ * Raising a pending interrupt again changes nothing. */
+void vgic_raise(struct vgic *g, u32 intid, u32 me)
+{
+    if (intid < 32 || intid >= VGIC_NIRQ)
+        return;
+    spin_lock(&g->lock);
+    set_pending_locked(g, spi_target(g, intid), intid, me);
+    send_kicks_locked(g);
+    spin_unlock(&g->lock);
+}
+
+/* The vCPU SPI intid is routed to, read without the lock from another
+ * partition's CPU (only to choose which CPU to wake): below nvcpus. */
+u32 vgic_spi_vcpu(const struct vgic *g, u32 intid, u32 nvcpus)
+{
+    if (intid < 32 || intid >= VGIC_NIRQ)
+        return 0;
+    u64 r = __atomic_load_n(&g->route[intid], __ATOMIC_RELAXED);
+    u32 t = (u32)(r & 0xff);
+    return (r & (1ULL << 31)) || (r & 0xff00ffff00ULL) || t >= nvcpus ? 0 : t;
+}
+
 /* A virtual device's level-sensitive SPI line (called under the device's
  * lock). */
 void vgic_set_line(struct vgic *g, u32 intid, bool high, u32 me)

@@ -200,6 +200,8 @@ static void drain_irqs(struct vcpu_run *v)
         }
         if (intid == gic_hyp_timer_ppi())
             sysreg_write(cnthp_ctl_el2, 0); /* the input poll's wake-up, done */
+        if (intid == GIC_EPOCH_SGI)
+            hv_epoch_kick_taken(v->cpu); /* the caller goes on to its quiescent state */
         gic_deactivate(intid);
     }
 }
@@ -219,6 +221,39 @@ static void passthrough_irqs(struct partition *p, struct a64_part *ap, bool on)
             gic_spi_enable(intid, true);
         }
     }
+}
+
+/* Doorbells (hv/window.c): the ringer's CPU only posts the channel in
+ * ap->bells and kicks the CPU of the vCPU the doorbell SPI is routed to; a
+ * vCPU of this partition raises the SPIs in its own virtual GIC after its
+ * next exit or wake-up (take_bells), so no other partition ever takes this
+ * one's vGIC lock. The ringer posts and kicks only when the channel's
+ * pending mask was empty: at most one interrupt per poll. */
+void arch_partition_notify(struct partition *p, u32 channel)
+{
+    struct a64_part *ap = p->arch;
+    if (!ap || channel >= CFG_MAX_CHANNELS || !ap->nvcpus ||
+        __atomic_load_n(&ap->finished, __ATOMIC_ACQUIRE))
+        return; /* stopped for good: its CPUs are parked */
+    if (__atomic_fetch_or(&ap->bells, 1u << channel, __ATOMIC_ACQ_REL) & (1u << channel))
+        return; /* posted already, a kick is on its way */
+    u32 t = vgic_spi_vcpu(&ap->vgic, DOORBELL_INTID(channel), ap->nvcpus);
+    gic_kick(ap->vcpu[t].cpu);
+}
+
+static void take_bells_slow(struct vcpu_run *v)
+{
+    u32 m = __atomic_exchange_n(&v->ap->bells, 0, __ATOMIC_ACQ_REL);
+    for (u32 c; m; m &= m - 1) {
+        c = (u32)__builtin_ctz(m);
+        vgic_raise(&v->ap->vgic, DOORBELL_INTID(c), v->index);
+    }
+}
+
+static inline void take_bells(struct vcpu_run *v)
+{
+    if (__atomic_load_n(&v->ap->bells, __ATOMIC_RELAXED))
+        take_bells_slow(v);
 }
 
 /* Wake every vCPU of the partition that may be waiting (WFI, CPU_ON). */
@@ -601,6 +636,7 @@ static enum leave wait_for_interrupt(struct vcpu_run *v)
 {
     struct epoch_domain *ep = hv_epoch();
     for (;;) {
+        take_bells(v);
         if (vgic_pending(&v->ap->vgic, v->index))
             return L_RESUME;
         if (req_of(v->ap) != REQ_NONE)
@@ -728,6 +764,7 @@ static enum leave run_guest(struct vcpu_run *v)
         u64 kind = vm_enter(&v->ctx);
         epoch_exit_eqs(ep, v->cpu);
         vgic_sync(&v->ap->vgic, v->index);
+        take_bells(v);
         if (v->input)
             poll_input(v);
         if (req_of(v->ap) != REQ_NONE)
@@ -768,6 +805,11 @@ static bool start_guest(struct vcpu_run *v, bool restart)
     for (u32 i = 0; i < ap->nvcpus; i++)
         pcpus[i] = ap->vcpu[i].cpu;
     vgic_reset(&ap->vgic, ap->nvcpus, pcpus);
+    /* A doorbell still unpolled from before a restart: its SPI is pending
+     * again in the fresh virtual GIC (taken once the guest enables it). */
+    for (u32 c = 0; c < CFG_MAX_CHANNELS; c++)
+        if (__atomic_load_n(&p->doorbell[c], __ATOMIC_ACQUIRE))
+            __atomic_fetch_or(&ap->bells, 1u << c, __ATOMIC_ACQ_REL);
     passthrough_irqs(p, ap, true);
     isb();
     ap->cntvoff = sysreg_read(cntpct_el0);
@@ -856,6 +898,7 @@ void arch_vcpu_run(struct partition *p, u32 index)
             __atomic_store_n(&ap->finished, 1, __ATOMIC_RELEASE);
             kick_all(ap);
             cpu_restore();
+            gic_cpu_off(cpu);
             partition_stopped(p);
             return;
         }
@@ -876,6 +919,7 @@ void arch_vcpu_run(struct partition *p, u32 index)
             __asm__ volatile("dsb sy; wfi" ::: "memory");
             epoch_exit_eqs(ep, cpu);
             drain_irqs(v);
+            take_bells(v); /* pending for when the vCPU runs */
         }
         if (__atomic_load_n(&ap->finished, __ATOMIC_ACQUIRE))
             break;
@@ -899,4 +943,5 @@ void arch_vcpu_run(struct partition *p, u32 index)
     sysreg_write(cntv_ctl_el02, 0);
     vgic_hw_off();
     cpu_restore();
+    gic_cpu_off(cpu);
 }

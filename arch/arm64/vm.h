@@ -58,9 +58,14 @@ bool a64_debug_sysreg(struct vm_ctx *ctx, u64 esr);
 #define VGICR_GPA CFG_ARM64_VGICR_GPA
 #define VGICR_STRIDE CFG_ARM64_VGICR_STRIDE
 #define VGIC_NIRQ 96 /* SGIs, PPIs and SPIs 32..95 */
+/* Channel c's doorbell interrupt (SPI, edge): INTIDs 64..79. */
+#define DOORBELL_INTID(c) (CFG_ARM64_DOORBELL_INTID + (c))
+_Static_assert(CFG_ARM64_DOORBELL_INTID >= 34 && /* above the PL011's */
+               CFG_ARM64_DOORBELL_INTID + CFG_MAX_CHANNELS <= VGIC_NIRQ, "doorbell INTIDs");
 
 /* Physical interrupts the hypervisor uses (gic.c). */
 #define GIC_KICK_SGI 1
+#define GIC_EPOCH_SGI 2 /* the epoch kick (arch_kick_cpu), counted apart */
 #define GIC_MAINT_PPI 25
 #define GIC_VTIMER_PPI 27
 #define GIC_SPURIOUS 1023
@@ -156,6 +161,7 @@ struct a64_part {
     struct vpl011 uart;
     /* interrupts and timer */
     struct vgic vgic;
+    u32 bells;        /* channels whose doorbell SPI is to be raised (atomic) */
     u64 cntvoff;      /* CNTVOFF_EL2: the counter at the partition's (re)start */
 };
 
@@ -177,11 +183,13 @@ bool vpl011_rx_push(struct vpl011 *u, u8 c);
 
 /* gic.c: the physical GICv3 at EL2 */
 bool gic_cpu_init(u32 cpu, char *err, size_t len);
+void gic_cpu_off(u32 cpu);
 u32 gic_ack(void);
 u32 gic_hyp_timer_ppi(void);
 void gic_drop(u32 intid);
 void gic_deactivate(u32 intid);
 void gic_kick(u32 cpu);
+bool gic_send_sgi(u32 cpu, u32 sgi);
 u32 gic_spi_lines(void);
 void gic_spi_route(u32 intid, u32 cpu);
 void gic_spi_enable(u32 intid, bool on);
@@ -223,6 +231,8 @@ static inline void vgic_flush(struct vgic *g, u32 me)
         vgic_flush_slow(g, me);
 }
 bool vgic_pending(struct vgic *g, u32 me);
+void vgic_raise(struct vgic *g, u32 intid, u32 me);
+u32 vgic_spi_vcpu(const struct vgic *g, u32 intid, u32 nvcpus);
 void vgic_timer_fired(struct vgic *g, u32 me);
 void vgic_hw_fired(struct vgic *g, u32 me, u32 intid);
 bool vgic_is_hw_spi(const struct vgic *g, u32 intid);

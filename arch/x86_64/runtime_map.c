@@ -39,6 +39,22 @@ u64 arch_timestamp(void)
     return ((u64)hi << 32) | lo;
 }
 
+/* Doorbells stay polled (HC_DOORBELL_POLL) on x86-64 until the virtual
+ * LAPIC lands: no interrupt to raise. */
+void arch_partition_notify(struct partition *p, u32 channel)
+{
+    (void)p, (void)channel;
+}
+
+/* The epoch kick: no IPI yet on x86-64 (hv/arch.h). Grace periods still
+ * end: a CPU in VMX non-root mode or idle is in an extended quiescent state,
+ * and one in the hypervisor reports at the top of its exit loop. */
+bool arch_kick_cpu(unsigned cpu)
+{
+    (void)cpu;
+    return false;
+}
+
 u64 arch_timestamp_hz(void)
 {
     return 0; /* TSC frequency not calibrated */

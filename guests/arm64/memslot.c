@@ -226,6 +226,26 @@ static void pool_round(void)
         fail("pool page readable after GIVE", -1);
 }
 
+/* struct bh_map_stats (docs/hypercalls.md): the kick counters are
+ * hypervisor-wide. */
+struct map_stats {
+    uint64_t changes, change_ticks, grace_periods, gp_ticks, unmap_ticks, tick_hz;
+    uint64_t kick_requests, kick_ipis_sent, kick_ipis_taken;
+};
+
+static void stats(struct map_stats *st)
+{
+    if (hypercall(HC_MAP_STATS, 1, (uintptr_t)st, sizeof(*st), 0) != sizeof(*st))
+        fail("MAP_STATS", -1);
+}
+
+static void kick_report(const char *who, const struct map_stats *a, const struct map_stats *b)
+{
+    gprintf("%s: epoch kicks: %lu requested, %lu IPIs sent, %lu taken\n", who,
+            b->kick_requests - a->kick_requests, b->kick_ipis_sent - a->kick_ipis_sent,
+            b->kick_ipis_taken - a->kick_ipis_taken);
+}
+
 static int control_main(uint64_t iters)
 {
     set_vectors();
@@ -265,6 +285,8 @@ static int control_main(uint64_t iters)
     while (!S->started[0] || !S->started[1])
         ;
     gprintf("memslot: control: %lu phases, readers running\n", iters);
+    struct map_stats ks0, ks1;
+    stats(&ks0);
     uint64_t t0 = counter();
     for (uint64_t p = 2; p <= iters + 1; p++) {
         S->seq = 2 * p - 1;
@@ -311,6 +333,12 @@ static int control_main(uint64_t iters)
     mb();
     while (!S->finished[0] || !S->finished[1])
         ;
+    /* The readers have stopped making exits: a kick still in flight (at
+     * most one per other CPU) is being taken. */
+    stats(&ks1);
+    uint64_t sent = ks1.kick_ipis_sent - ks0.kick_ipis_sent;
+    uint64_t taken = ks1.kick_ipis_taken - ks0.kick_ipis_taken;
+    bool kicks_ok = sent && taken && taken <= sent && sent - taken <= 3;
     int64_t free1 = call("FREE_FRAMES", HC_FREE_FRAMES, 0, 0, 0, 0);
     int64_t rung = call("DOORBELL_RING", HC_DOORBELL_RING, 1, 0, 0, 0);
     for (uint32_t v = 0; v < 2; v++)
@@ -326,8 +354,11 @@ static int control_main(uint64_t iters)
     gprintf("memslot: control: free frames %ld before, %ld after: %s\n", free0, free1,
             free0 == free1 ? "unchanged" : "CHANGED");
     gprintf("memslot: control: doorbell rang %ld member(s)\n", rung);
+    kick_report("memslot: control", &ks0, &ks1);
+    if (!kicks_ok)
+        gprintf("memslot: control: epoch kick IPIs not sent or not taken\n");
     bool ok = !failures && !S->errors[0] && !S->errors[1] && S->checks[0] && S->checks[1] &&
-              free0 == free1 && probes;
+              free0 == free1 && probes && kicks_ok;
     gprintf("memslot: control: %s\n", ok ? "PASSED" : "FAILED");
     return ok ? 0 : 1;
 }
@@ -350,16 +381,6 @@ static inline uint64_t cycles(void)
     return v;
 }
 
-struct map_stats {
-    uint64_t changes, change_ticks, grace_periods, gp_ticks, unmap_ticks, tick_hz;
-};
-
-static void stats(struct map_stats *st)
-{
-    if (hypercall(HC_MAP_STATS, 1, (uintptr_t)st, sizeof(*st), 0) != sizeof(*st))
-        fail("MAP_STATS", -1);
-}
-
 static void report(const char *what, uint64_t n, uint64_t cyc, const struct map_stats *a,
                    const struct map_stats *b)
 {
@@ -372,6 +393,9 @@ static void report(const char *what, uint64_t n, uint64_t cyc, const struct map_
             "without it %lu ns; %lu grace periods, %lu ns each\n",
             what, cht * 1000000000ULL / hz / n, unt * 1000000000ULL / hz / n,
             (cht - unt) * 1000000000ULL / hz / n, gps, gps ? gpt * 1000000000ULL / hz / gps : 0);
+    gprintf("bench: %s: epoch kicks: %lu requested, %lu IPIs sent, %lu taken\n", what,
+            b->kick_requests - a->kick_requests, b->kick_ipis_sent - a->kick_ipis_sent,
+            b->kick_ipis_taken - a->kick_ipis_taken);
 }
 
 static int bench_main(uint64_t n)

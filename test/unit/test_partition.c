@@ -776,6 +776,41 @@ static void message_rate_limit(void)
     partitions_destroy();
 }
 
+/* A grace period that finds a CPU ACTIVE past the spin limit asks for the
+ * epoch kick (hv/partition.c's ops->kick -> arch_kick_cpu) and counts it. */
+static void epoch_kick_ipi(void)
+{
+    struct epoch_domain *d = hv_epoch();
+    u64 r0, s0, t0, r1, s1, t1;
+    hv_epoch_kick_stats(&r0, &s0, &t0);
+    unsigned k0 = env_kicks;
+    env_kick_cpu_reports = true;
+    /* No IPI (x86-64): requested and the hook called, nothing sent. */
+    env_kick_sends = false;
+    epoch_cpu_online(d, 1); /* ACTIVE with an old report from here on */
+    epoch_synchronize(d);
+    hv_epoch_kick_stats(&r1, &s1, &t1);
+    CHECK_EQ(env_kicks - k0, 1);
+    CHECK_EQ(r1 - r0, 1);
+    CHECK_EQ(s1 - s0, 0);
+    CHECK_EQ(t1 - t0, 0);
+    /* The IPI (arm64): sent and taken once per grace period. */
+    env_kick_sends = true;
+    epoch_synchronize(d);
+    epoch_synchronize(d);
+    hv_epoch_kick_stats(&r1, &s1, &t1);
+    CHECK_EQ(env_kicks - k0, 3);
+    CHECK_EQ(r1 - r0, 3);
+    CHECK_EQ(s1 - s0, 2);
+    CHECK_EQ(t1 - t0, 2);
+    /* A CPU in an extended quiescent state is not kicked. */
+    epoch_enter_eqs(d, 1);
+    epoch_synchronize(d);
+    CHECK_EQ(env_kicks - k0, 3);
+    epoch_cpu_offline(d, 1);
+    env_kick_cpu_reports = env_kick_sends = false;
+}
+
 int main(void)
 {
     env_init();
@@ -792,6 +827,7 @@ int main(void)
     RUN(stopped_without_reason);
     RUN(passthrough_slots);
     RUN(message_rate_limit);
+    RUN(epoch_kick_ipi);
     env_fini();
     return CHECK_DONE();
 }

@@ -84,6 +84,31 @@ u64 arch_timestamp(void)
     return env_ticks += 10; /* every reading 10 ticks later */
 }
 
+static unsigned env_notifies, env_last_notify_part, env_last_notify_channel;
+void arch_partition_notify(struct partition *p, u32 channel)
+{
+    env_notifies++;
+    env_last_notify_part = p->index;
+    env_last_notify_channel = channel;
+}
+
+/* arch_kick_cpu: counts its calls. With env_kick_cpu_reports the
+ * kicked CPU (simulated) reports a quiescent state during the call; with
+ * env_kick_sends it is an IPI that the CPU takes (arm64), without it none
+ * is sent (x86-64: returns false). */
+static unsigned env_kicks;
+static bool env_kick_cpu_reports, env_kick_sends;
+bool arch_kick_cpu(unsigned cpu)
+{
+    env_kicks++;
+    if (env_kick_cpu_reports)
+        epoch_quiescent(hv_epoch(), cpu);
+    if (!env_kick_sends)
+        return false;
+    hv_epoch_kick_taken(cpu);
+    return true;
+}
+
 u64 arch_timestamp_hz(void)
 {
     return 1000;

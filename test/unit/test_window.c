@@ -274,18 +274,31 @@ static void slot_limit(void)
 static void doorbells(void)
 {
     setup(true);
+    unsigned n0 = env_notifies;
     CHECK_EQ(hc(pr, HC_DOORBELL_POLL, 0, 0, 0, 0), 0);
     CHECK_EQ(hc(pc, HC_DOORBELL_RING, 0, 0, 0, 0), 1);
+    /* The interrupt: once, for the rung partition and channel. */
+    CHECK_EQ(env_notifies - n0, 1);
+    CHECK_EQ(env_last_notify_part, pr->index);
+    CHECK_EQ(env_last_notify_channel, 0);
     CHECK_EQ(hc(pc, HC_DOORBELL_RING, 0, 0, 0, 0), 1);
+    CHECK_EQ(env_notifies - n0, 1); /* pending mask not empty: no second one */
     CHECK_EQ(hc(pr, HC_DOORBELL_POLL, 1, 0, 0, 0), 0);     /* other channel */
     CHECK_EQ(hc(pr, HC_DOORBELL_POLL, 0, 0, 0, 0), 1u << 0); /* member 0 rang */
     CHECK_EQ(hc(pr, HC_DOORBELL_POLL, 0, 0, 0, 0), 0);     /* cleared */
     CHECK_EQ(hc(pc, HC_DOORBELL_POLL, 0, 0, 0, 0), 0);     /* not to itself */
+    CHECK_EQ(hc(pc, HC_DOORBELL_RING, 0, 0, 0, 0), 1);     /* polled: notified again */
+    CHECK_EQ(env_notifies - n0, 2);
+    CHECK_EQ(hc(pr, HC_DOORBELL_POLL, 0, 0, 0, 0), 1u << 0);
     CHECK_EQ(hc(pr, HC_DOORBELL_RING, 1, 0, 0, 0), 1);
+    CHECK_EQ(env_notifies - n0, 3);
+    CHECK_EQ(env_last_notify_part, pc->index);
+    CHECK_EQ(env_last_notify_channel, 1);
     CHECK_EQ(hc(pc, HC_DOORBELL_POLL, 1, 0, 0, 0), 1u << 1);
     CHECK_EQ(hc(pr, HC_DOORBELL_RING, 2, 0, 0, 0), E(HC_E_NOENT));
     CHECK_EQ(hc(pr, HC_DOORBELL_RING, ~0ULL, 0, 0, 0), E(HC_E_NOENT));
     CHECK_EQ(hc(pr, HC_DOORBELL_POLL, 99, 0, 0, 0), E(HC_E_NOENT));
+    CHECK_EQ(env_notifies - n0, 3); /* bad calls notify nobody */
     /* A detached member neither rings nor is rung. */
     CHECK_EQ(hc(pc, HC_WIN_DETACH, 0, 1, 0, 0), 0);
     CHECK_EQ(hc(pc, HC_DOORBELL_RING, 0, 0, 0, 0), 0);
@@ -304,7 +317,7 @@ static void free_frames_and_stats(void)
     CHECK_EQ(st0.changes, 0);
     CHECK_EQ(st0.tick_hz, 1000);
     CHECK_EQ(hc(pc, HC_WIN_PROTECT, 0, 1, HC_ACCESS_R, 0), 0);
-    CHECK_EQ(hc(pc, HC_MAP_STATS, 1, 0x1000, 64, 0), sizeof(st1));
+    CHECK_EQ(hc(pc, HC_MAP_STATS, 1, 0x1000, 4096, 0), sizeof(st1)); /* bigger: clipped */
     CHECK(guest_read(pc, 0x1000, &st1, sizeof(st1)));
     CHECK_EQ(st1.changes, 1);
     CHECK_EQ(st1.grace_periods - st0.grace_periods, 2); /* the slot-less set, then the new one */
@@ -313,7 +326,15 @@ static void free_frames_and_stats(void)
     CHECK_EQ(st1.unmap_ticks - st0.unmap_ticks, 10); /* one unmap */
     /* Bad arguments. */
     CHECK_EQ(hc(pc, HC_MAP_STATS, 2, 0x1000, sizeof(st0), 0), E(HC_E_NOENT));
-    CHECK_EQ(hc(pc, HC_MAP_STATS, 1, 0x1000, sizeof(st0) - 1, 0), E(HC_E_INVAL));
+    CHECK_EQ(hc(pc, HC_MAP_STATS, 1, 0x1000, BH_MAP_STATS_V1_SIZE - 1, 0), E(HC_E_INVAL));
+    /* A version-1 buffer (48 bytes) gets exactly those: the kick counters
+     * after it stay untouched. */
+    memset(&st1, 0xee, sizeof(st1));
+    CHECK(guest_write(pc, 0x1000, &st1, sizeof(st1)));
+    CHECK_EQ(hc(pc, HC_MAP_STATS, 1, 0x1000, BH_MAP_STATS_V1_SIZE, 0), BH_MAP_STATS_V1_SIZE);
+    CHECK(guest_read(pc, 0x1000, &st1, sizeof(st1)));
+    CHECK_EQ(st1.changes, 1);
+    CHECK_EQ(st1.kick_requests, 0xeeeeeeeeeeeeeeeeULL);
     CHECK_EQ(hc(pc, HC_MAP_STATS, 1, MiB(2) - 8, sizeof(st0), 0), E(HC_E_FAULT));
     CHECK_EQ(hc(pc, HC_MAP_STATS, 1, MiB(3), sizeof(st0), 0), E(HC_E_FAULT)); /* a gap */
     CHECK_EQ(hc(pr, HC_MAP_STATS, 1, 0x1000, sizeof(st0), 0), E(HC_E_PERM));
