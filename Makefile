@@ -130,7 +130,7 @@ test: deps
 
 test-long: deps
 	$(MAKE) build-all
-	$(PYTHON) test/runner.py --out $(O) all --long
+	$(PYTHON) test/runner.py --out $(O) all --long $(if $(T),--only $(T))
 
 fuzz: deps
 	$(MAKE) fuzz-build
