@@ -220,6 +220,7 @@ struct x86_part {
     u8 *io_bitmap;     /* 2 pages: ports 0-0x7fff, 0x8000-0xffff */
     u8 *msr_bitmap;    /* 1 page */
     u8 port_logged[8192];
+    u32 ept_gen;       /* atomic: bumped by every runtime EPT removal (shootdown) */
     u32 ept_tables;    /* pages used by the EPT */
     u64 ept_page[512]; /* those pages, to free them */
     struct guest_boot boot;
@@ -258,12 +259,26 @@ static bool ept_map_one(struct x86_part *xp, u64 gpa, u64 hpa, int level, u64 pe
             u64 *n = ept_new_table(xp);
             if (!n)
                 return false;
-            t[idx] = (u64)(uintptr_t)n | EPT_R | EPT_W | EPT_X;
+            __atomic_store_n(&t[idx], (u64)(uintptr_t)n | EPT_R | EPT_W | EPT_X,
+                             __ATOMIC_RELEASE);
+        } else if (t[idx] & EPT_LARGE) {
+            /* Split a large page into 512 of the next size with the same
+             * attributes; the table is complete before it is linked. */
+            u64 *n = ept_new_table(xp);
+            if (!n)
+                return false;
+            u64 big = t[idx], sub = 1ULL << (12 + 9 * (l - 1));
+            u64 attr = big & ~EPT_ADDR & ~(l - 1 == 0 ? EPT_LARGE : 0);
+            for (unsigned i = 0; i < 512; i++)
+                n[i] = ((big & EPT_ADDR) + i * sub) | attr;
+            __atomic_store_n(&t[idx], (u64)(uintptr_t)n | EPT_R | EPT_W | EPT_X,
+                             __ATOMIC_RELEASE);
         }
         t = (u64 *)(uintptr_t)(t[idx] & EPT_ADDR);
     }
     unsigned idx = (gpa >> (12 + 9 * level)) & 511;
-    t[idx] = hpa | perm | memtype | (level > 0 ? EPT_LARGE : 0);
+    __atomic_store_n(&t[idx], hpa | perm | memtype | (level > 0 ? EPT_LARGE : 0),
+                     __ATOMIC_RELEASE);
     return true;
 }
 
@@ -358,10 +373,120 @@ struct vcpu {
     u32 proc;           /* current primary controls */
     u32 seen_gen;       /* atomic: the reset_gen this vCPU has acted on */
     u64 exits;
+    u32 in_guest;       /* atomic: between the EPT check and the VM exit */
+    u32 ept_seen;       /* atomic: the xp->ept_gen flushed before the last entry */
     struct vlapic lapic;
 };
 
 static struct vcpu vcpus[MAX_CPUS];
+
+/* ------------------------------------------------ runtime EPT changes
+ *
+ * Called by arch/x86_64/runtime_map.c with the partition's memslot writer
+ * lock held: nothing else changes its EPT then (ept_build runs only before
+ * the partition starts). Table pages stay until the partition is destroyed,
+ * so mapping a range that was just unmapped never allocates. */
+
+static u64 slot_perm(u32 flags)
+{
+    u64 perm = EPT_R;
+    if (!(flags & MEMSLOT_F_RO))
+        perm |= EPT_W;
+    if (flags & MEMSLOT_F_EXEC)
+        perm |= EPT_X;
+    return perm;
+}
+
+bool x86_ept_map(struct partition *p, const struct memslot *m)
+{
+    struct x86_part *xp = p->arch;
+    if (!xp || !xp->ept_pml4)
+        return false;
+    u64 mt = (m->flags & MEMSLOT_F_DEVICE) ? 0 : EPT_WB;
+    return ept_map(xp, m->gfn << PAGE_SHIFT, m->hfn << PAGE_SHIFT, m->npages << PAGE_SHIFT,
+                   slot_perm(m->flags), mt);
+}
+
+/* Clear the leaves of [gpa, gpa+size). Slots map only their own pages, so a
+ * large leaf met here lies inside the range; a partial one is split first
+ * (that never happens for a whole slot, and a split that cannot allocate
+ * clears the whole large leaf: an unmapped page faults, it is never wrong). */
+void x86_ept_clear(struct partition *p, u64 gpa, u64 size)
+{
+    struct x86_part *xp = p->arch;
+    if (!xp || !xp->ept_pml4)
+        return;
+    u64 end = gpa + size;
+    while (gpa < end) {
+        u64 *t = xp->ept_pml4;
+        u64 step = 0;
+        for (int l = 3; l >= 0; l--) {
+            step = 1ULL << (12 + 9 * l);
+            u64 *e = &t[(gpa >> (12 + 9 * l)) & 511];
+            if (!(*e & 7))
+                break;
+            if (l == 0 || (*e & EPT_LARGE)) {
+                if (l > 0 && (!IS_ALIGNED(gpa, step) || end - gpa < step) &&
+                    ept_map_one(xp, gpa, 0, 0, 0, 0)) {
+                    step = PAGE_SIZE; /* split, and its 4 KiB entry cleared */
+                    break;
+                }
+                __atomic_store_n(e, 0, __ATOMIC_RELEASE);
+                break;
+            }
+            t = (u64 *)(uintptr_t)(*e & EPT_ADDR);
+        }
+        gpa = (gpa & ~(step - 1)) + step;
+    }
+}
+
+static bool gen_before(u32 a, u32 b)
+{
+    return (s32)(a - b) < 0;
+}
+
+/* Every CPU that runs p stops using translations of entries cleared before
+ * this call: this CPU invalidates directly; a CPU in guest mode is sent the
+ * kick IPI (the hypervisor runs with interrupts off, so the IPI makes it
+ * leave guest mode, or makes the next entry exit at once), and its run loop
+ * does INVEPT (single context) before its next entry and acknowledges by
+ * storing the generation. Returns once every such CPU acknowledged or is
+ * outside guest mode (it then flushes before entering again). */
+void x86_ept_shootdown(struct partition *p)
+{
+    struct x86_part *xp = p->arch;
+    if (!xp || !xp->ept_pml4)
+        return;
+    u32 gen = __atomic_add_fetch(&xp->ept_gen, 1, __ATOMIC_SEQ_CST);
+    u32 self = arch_cpu_index();
+    if (vmxon_region[self])
+        invept_all(xp); /* in VMX operation: a hypercall from a partition */
+    for (u32 i = 0; i < p->cfg->ncpus; i++) {
+        u32 cpu = p->cfg->cpus[i];
+        struct vcpu *v = &vcpus[cpu];
+        if (cpu == self || v->p != p)
+            continue;
+        bool kicked = false;
+        while (__atomic_load_n(&v->in_guest, __ATOMIC_SEQ_CST) &&
+               gen_before(__atomic_load_n(&v->ept_seen, __ATOMIC_ACQUIRE), gen)) {
+            if (!kicked) {
+                x86_kick_cpu(cpu);
+                kicked = true;
+            }
+            arch_cpu_relax();
+        }
+    }
+}
+
+/* Before a VM entry (in_guest already set): flush when a shootdown passed. */
+static void ept_check_entry(struct vcpu *v)
+{
+    u32 g = __atomic_load_n(&v->xp->ept_gen, __ATOMIC_SEQ_CST);
+    if (g != __atomic_load_n(&v->ept_seen, __ATOMIC_RELAXED)) {
+        invept_all(v->xp);
+        __atomic_store_n(&v->ept_seen, g, __ATOMIC_RELEASE);
+    }
+}
 
 bool arch_partition_prepare(struct partition *p, char *err, size_t errlen)
 {
@@ -1567,7 +1692,10 @@ void arch_vcpu_run(struct partition *p, u32 index)
             continue;
         }
         epoch_enter_eqs(ep, cpu);
+        __atomic_store_n(&v->in_guest, 1, __ATOMIC_SEQ_CST);
+        ept_check_entry(v);
         int rc = vmx_enter(&v->regs, v->launched);
+        __atomic_store_n(&v->in_guest, 0, __ATOMIC_RELEASE);
         epoch_exit_eqs(ep, cpu);
         enum exit_action act;
         if (rc) {
