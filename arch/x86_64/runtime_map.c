@@ -9,6 +9,7 @@
 #include "vacpi.h"
 #include "vlapic.h"
 #include "../../hv/console.h"
+#include "../../hv/config.h"
 #include "../../hv/partition.h"
 
 bool arch_runtime_maps(void)
@@ -72,3 +73,9 @@ u64 arch_timestamp_hz(void)
 {
     return 0; /* TSC frequency not calibrated */
 }
+
+/* The configuration check (hv/config_check.c) refuses pools over the same
+ * pages, by its own copy of their addresses. */
+_Static_assert(CFG_X86_LAPIC_GPA == APIC_DEFAULT_BASE, "LAPIC page");
+_Static_assert(CFG_X86_IOAPIC_GPA == VACPI_IOAPIC_BASE, "I/O APIC page");
+_Static_assert(CFG_X86_ACPI_GPA == VACPI_BASE && VACPI_MAX <= CFG_X86_ACPI_SIZE, "ACPI tables");
