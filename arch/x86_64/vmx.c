@@ -5,6 +5,7 @@
  * fault of a guest goes to the partition's fault policy; none stops the
  * hypervisor or another partition. */
 #include "vmx.h"
+#include "ept.h"
 #include "x86guest.h"
 #include "insn.h"
 #include "vlapic.h"
@@ -32,12 +33,6 @@
 #define EFER_LME (1ULL << 8)
 #define EFER_LMA (1ULL << 10)
 
-#define EPT_R 1ULL
-#define EPT_W 2ULL
-#define EPT_X 4ULL
-#define EPT_WB (6ULL << 3)
-#define EPT_LARGE (1ULL << 7)
-#define EPT_ADDR 0x000ffffffffff000ULL
 
 /* What the boot CPU found; every partition CPU must match. */
 static struct {
@@ -214,15 +209,13 @@ static bool vmx_cpu_on(u32 cpu, char *why, size_t len)
 /* ---------------------------------------------------------------- EPT */
 
 struct x86_part {
-    u64 *ept_pml4;
+    struct ept ept;
     u64 eptp;
     u16 vpid;
     u8 *io_bitmap;     /* 2 pages: ports 0-0x7fff, 0x8000-0xffff */
     u8 *msr_bitmap;    /* 1 page */
     u8 port_logged[8192];
     u32 ept_gen;       /* atomic: bumped by every runtime EPT removal (shootdown) */
-    u32 ept_tables;    /* pages used by the EPT */
-    u64 ept_page[512]; /* those pages, to free them */
     struct guest_boot boot;
     struct vrtc rtc;   /* virtual CMOS RTC at ports 0x70/0x71 */
     struct vpic pic;   /* masked 8259 pair */
@@ -239,75 +232,14 @@ struct x86_part {
 
 static struct x86_part xparts[PART_MAX];
 
-static u64 *ept_new_table(struct x86_part *xp)
+static u64 ept_alloc_page(void)
 {
-    if (xp->ept_tables >= ARRAY_SIZE(xp->ept_page))
-        return NULL;
-    u64 pa = frame_alloc(1);
-    if (!pa)
-        return NULL;
-    xp->ept_page[xp->ept_tables++] = pa;
-    return (u64 *)(uintptr_t)pa;
+    return frame_alloc(1);
 }
 
-static bool ept_map_one(struct x86_part *xp, u64 gpa, u64 hpa, int level, u64 perm, u64 memtype)
+static void ept_free_page(u64 pa)
 {
-    u64 *t = xp->ept_pml4;
-    for (int l = 3; l > level; l--) {
-        unsigned idx = (gpa >> (12 + 9 * l)) & 511;
-        if (!(t[idx] & 7)) {
-            u64 *n = ept_new_table(xp);
-            if (!n)
-                return false;
-            __atomic_store_n(&t[idx], (u64)(uintptr_t)n | EPT_R | EPT_W | EPT_X,
-                             __ATOMIC_RELEASE);
-        } else if (t[idx] & EPT_LARGE) {
-            /* Split a large page into 512 of the next size with the same
-             * attributes; the table is complete before it is linked. */
-            u64 *n = ept_new_table(xp);
-            if (!n)
-                return false;
-            u64 big = t[idx], sub = 1ULL << (12 + 9 * (l - 1));
-            u64 attr = big & ~EPT_ADDR & ~(l - 1 == 0 ? EPT_LARGE : 0);
-            for (unsigned i = 0; i < 512; i++)
-                n[i] = ((big & EPT_ADDR) + i * sub) | attr;
-            __atomic_store_n(&t[idx], (u64)(uintptr_t)n | EPT_R | EPT_W | EPT_X,
-                             __ATOMIC_RELEASE);
-        }
-        t = (u64 *)(uintptr_t)(t[idx] & EPT_ADDR);
-    }
-    unsigned idx = (gpa >> (12 + 9 * level)) & 511;
-    __atomic_store_n(&t[idx], hpa | perm | memtype | (level > 0 ? EPT_LARGE : 0),
-                     __ATOMIC_RELEASE);
-    return true;
-}
-
-/* Map [gpa, gpa+size) -> hpa with the largest pages alignment allows. */
-static bool ept_map(struct x86_part *xp, u64 gpa, u64 hpa, u64 size, u64 perm, u64 memtype)
-{
-    bool has1g = vmx.ept_cap & (1ULL << 17), has2m = vmx.ept_cap & (1ULL << 16);
-    while (size) {
-        int level = 0;
-        if (has1g && IS_ALIGNED(gpa | hpa, GiB(1)) && size >= GiB(1))
-            level = 2;
-        else if (has2m && IS_ALIGNED(gpa | hpa, MiB(2)) && size >= MiB(2))
-            level = 1;
-        u64 step = 1ULL << (12 + 9 * level);
-        if (!ept_map_one(xp, gpa, hpa, level, perm, memtype))
-            return false;
-        gpa += step;
-        hpa += step;
-        size -= step;
-    }
-    return true;
-}
-
-static void ept_free(struct x86_part *xp)
-{
-    for (u32 i = 0; i < xp->ept_tables; i++)
-        frame_free(xp->ept_page[i], 1);
-    xp->ept_tables = 0;
-    xp->ept_pml4 = NULL;
+    frame_free(pa, 1);
 }
 
 static void invept_all(struct x86_part *xp)
@@ -327,9 +259,12 @@ static void invept_all(struct x86_part *xp)
 /* Build the EPT from the partition's current memslot set. */
 static bool ept_build(struct partition *p, struct x86_part *xp, char *err, size_t len)
 {
-    ept_free(xp);
-    xp->ept_pml4 = ept_new_table(xp);
-    if (!xp->ept_pml4) {
+    ept_free(&xp->ept);
+    xp->ept.has1g = vmx.ept_cap & (1ULL << 17);
+    xp->ept.has2m = vmx.ept_cap & (1ULL << 16);
+    xp->ept.alloc_page = ept_alloc_page;
+    xp->ept.free_page = ept_free_page;
+    if (!ept_init(&xp->ept)) {
         bh_snprintf(err, len, "out of memory for EPT tables");
         return false;
     }
@@ -344,16 +279,16 @@ static bool ept_build(struct partition *p, struct x86_part *xp, char *err, size_
         if (m->flags & MEMSLOT_F_EXEC)
             perm |= EPT_X;
         u64 mt = (m->flags & MEMSLOT_F_DEVICE) ? 0 : EPT_WB;
-        ok = ept_map(xp, m->gfn << PAGE_SHIFT, m->hfn << PAGE_SHIFT, m->npages << PAGE_SHIFT,
-                     perm, mt);
+        ok = ept_map(&xp->ept, m->gfn << PAGE_SHIFT, m->hfn << PAGE_SHIFT,
+                     m->npages << PAGE_SHIFT, perm, mt);
     }
     epoch_read_unlock(hv_epoch());
     if (!ok) {
         bh_snprintf(err, len, "out of memory for EPT tables");
-        ept_free(xp);
+        ept_free(&xp->ept);
         return false;
     }
-    xp->eptp = (u64)(uintptr_t)xp->ept_pml4 | 6 | (3 << 3);
+    xp->eptp = (u64)(uintptr_t)xp->ept.pml4 | 6 | (3 << 3);
     return true;
 }
 
@@ -400,44 +335,18 @@ static u64 slot_perm(u32 flags)
 bool x86_ept_map(struct partition *p, const struct memslot *m)
 {
     struct x86_part *xp = p->arch;
-    if (!xp || !xp->ept_pml4)
+    if (!xp || !xp->ept.pml4)
         return false;
     u64 mt = (m->flags & MEMSLOT_F_DEVICE) ? 0 : EPT_WB;
-    return ept_map(xp, m->gfn << PAGE_SHIFT, m->hfn << PAGE_SHIFT, m->npages << PAGE_SHIFT,
-                   slot_perm(m->flags), mt);
+    return ept_map(&xp->ept, m->gfn << PAGE_SHIFT, m->hfn << PAGE_SHIFT,
+                   m->npages << PAGE_SHIFT, slot_perm(m->flags), mt);
 }
 
-/* Clear the leaves of [gpa, gpa+size). Slots map only their own pages, so a
- * large leaf met here lies inside the range; a partial one is split first
- * (that never happens for a whole slot, and a split that cannot allocate
- * clears the whole large leaf: an unmapped page faults, it is never wrong). */
 void x86_ept_clear(struct partition *p, u64 gpa, u64 size)
 {
     struct x86_part *xp = p->arch;
-    if (!xp || !xp->ept_pml4)
-        return;
-    u64 end = gpa + size;
-    while (gpa < end) {
-        u64 *t = xp->ept_pml4;
-        u64 step = 0;
-        for (int l = 3; l >= 0; l--) {
-            step = 1ULL << (12 + 9 * l);
-            u64 *e = &t[(gpa >> (12 + 9 * l)) & 511];
-            if (!(*e & 7))
-                break;
-            if (l == 0 || (*e & EPT_LARGE)) {
-                if (l > 0 && (!IS_ALIGNED(gpa, step) || end - gpa < step) &&
-                    ept_map_one(xp, gpa, 0, 0, 0, 0)) {
-                    step = PAGE_SIZE; /* split, and its 4 KiB entry cleared */
-                    break;
-                }
-                __atomic_store_n(e, 0, __ATOMIC_RELEASE);
-                break;
-            }
-            t = (u64 *)(uintptr_t)(*e & EPT_ADDR);
-        }
-        gpa = (gpa & ~(step - 1)) + step;
-    }
+    if (xp)
+        ept_clear(&xp->ept, gpa, size);
 }
 
 static bool gen_before(u32 a, u32 b)
@@ -455,7 +364,7 @@ static bool gen_before(u32 a, u32 b)
 void x86_ept_shootdown(struct partition *p)
 {
     struct x86_part *xp = p->arch;
-    if (!xp || !xp->ept_pml4)
+    if (!xp || !xp->ept.pml4)
         return;
     u32 gen = __atomic_add_fetch(&xp->ept_gen, 1, __ATOMIC_SEQ_CST);
     u32 self = arch_cpu_index();
