@@ -263,6 +263,22 @@ static void quiesce_readers(void)
     mb();
 }
 
+/* The stale-translation probe (reader vCPU 1, see the top). */
+static void probe_detach(uint32_t addr)
+{
+    S->probe_addr = addr;
+    mb();
+    S->probe_stage = 1;
+    while (!S->probe_ready)
+        cpu_pause();
+    spin_delay(20000);
+    call("DETACH (probe)", HC_WIN_DETACH, 0, 1, 0, 0);
+    mb();
+    S->probe_stage = 2;
+    mb();
+    gprintf("memslot: control: window detached from %x while reader vCPU 1 read it\n", addr);
+}
+
 static int control_main(uint32_t iters)
 {
     volatile uint32_t *w = (volatile uint32_t *)CTL_WIN;
@@ -342,27 +358,110 @@ static int control_main(uint32_t iters)
     gprintf("memslot: control: free frames %d before, %d after: %s\n", free0, free1,
             free0 == free1 ? "unchanged" : "CHANGED");
     gprintf("memslot: control: doorbell rang %d member(s)\n", rung);
-    /* The stale-translation probe (reader vCPU 1, see the top). */
-    S->probe_addr = addr;
-    mb();
-    S->probe_stage = 1;
-    while (!S->probe_ready)
-        cpu_pause();
-    spin_delay(20000);
-    call("DETACH (probe)", HC_WIN_DETACH, 0, 1, 0, 0);
-    mb();
-    S->probe_stage = 2;
-    mb();
-    gprintf("memslot: control: window detached from %x while reader vCPU 1 read it\n", addr);
+    probe_detach(addr);
     bool ok = !failures && !S->errors[0] && !S->errors[1] && S->checks[0] && S->checks[1] &&
               free0 == free1;
     gprintf("memslot: control: %s\n", ok ? "PASSED" : "FAILED");
     return ok ? 0 : 1;
 }
 
+/* ------------------------------------------------------------ bench */
+
+static inline uint64_t rdtsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi)::"memory");
+    return ((uint64_t)hi << 32) | lo;
+}
+
+/* u64 / u32 without libgcc (a 32-bit guest). */
+static uint32_t div_u64(uint64_t a, uint32_t b)
+{
+    uint64_t q = 0, r = 0;
+    for (int i = 63; i >= 0; i--) {
+        r = (r << 1) | ((a >> i) & 1);
+        if (r >= b) {
+            r -= b;
+            q |= 1ULL << i;
+        }
+    }
+    return q > 0xffffffffu ? 0xffffffffu : (uint32_t)q;
+}
+
+struct map_stats {
+    uint64_t changes, change_ticks, grace_periods, gp_ticks, unmap_ticks, tick_hz;
+};
+
+static void stats(struct map_stats *st)
+{
+    if (hypercall(HC_MAP_STATS, 1, (uint32_t)(uintptr_t)st, sizeof(*st), 0) != sizeof(*st))
+        fail("MAP_STATS", -1);
+}
+
+static void report(const char *what, uint32_t n, uint64_t ticks, const struct map_stats *a,
+                   const struct map_stats *b)
+{
+    uint64_t gps = b->grace_periods - a->grace_periods;
+    uint64_t gpt = b->gp_ticks - a->gp_ticks, cht = b->change_ticks - a->change_ticks;
+    uint64_t unt = b->unmap_ticks - a->unmap_ticks;
+    gprintf("bench: %s: %u changes, %u TSC ticks each (guest view); in the hypervisor %u, of "
+            "which unmap+INVEPT shootdown %u; %u grace periods, %u ticks each\n",
+            what, n, div_u64(ticks, n), div_u64(cht, n), div_u64(unt, n), (uint32_t)gps,
+            gps ? div_u64(gpt, (uint32_t)gps) : 0);
+}
+
+/* Both reader vCPUs spin in guest mode without touching the window, so each
+ * unmap kicks two CPUs in guest mode. */
+static int bench_main(uint32_t n)
+{
+    S->addr = 0;
+    mb();
+    S->seq = 2;
+    mb();
+    while (!S->started[0] || !S->started[1])
+        cpu_pause();
+    uint64_t t0 = rdtsc();
+    for (uint32_t i = 0; i < n; i++)
+        hypercall(0, 0, 0, 0, 0);
+    gprintf("bench: null hypercall: %u TSC ticks each\n", div_u64(rdtsc() - t0, n));
+    struct map_stats a, b;
+    stats(&a);
+    t0 = rdtsc();
+    for (uint32_t i = 0; i < n; i++)
+        call("PROTECT", HC_WIN_PROTECT, 0, 1, i & 1 ? ACC_RW : ACC_R, 0);
+    uint64_t t = rdtsc() - t0;
+    stats(&b);
+    report("permission change (PROTECT)", n, t, &a, &b);
+    stats(&a);
+    t0 = rdtsc();
+    for (uint32_t i = 0; i < n; i++)
+        call("MOVE", HC_WIN_MOVE, 0, 1, i & 1 ? ADDR_A : ADDR_B, 0);
+    t = rdtsc() - t0;
+    stats(&b);
+    report("move (MOVE)", n, t, &a, &b);
+    stats(&a);
+    t0 = rdtsc();
+    for (uint32_t i = 0; i < n; i++) {
+        call("DETACH", HC_WIN_DETACH, 0, 1, 0, 0);
+        call("ATTACH", HC_WIN_ATTACH, 0, 1, ADDR_A, ACC_RW);
+    }
+    t = rdtsc() - t0;
+    stats(&b);
+    report("detach or attach", 2 * n, t, &a, &b);
+    S->done = 1;
+    mb();
+    while (!S->finished[0] || !S->finished[1])
+        cpu_pause();
+    probe_detach(ADDR_A);
+    gprintf("bench: %s\n", failures ? "FAILED" : "done");
+    return failures ? 1 : 0;
+}
+
 int guest_main(uint32_t magic, uint32_t info)
 {
     const char *cmd = boot_cmdline(magic, info);
+    if (cmdline_u32(cmd, "bench", 0))
+        return bench_main(cmdline_u32(cmd, "bench", 0));
     if (cmdline_u32(cmd, "control", 0))
         return control_main(cmdline_u32(cmd, "iters", 100));
     return reader_main();
