@@ -36,6 +36,12 @@
 #define CFG_ARM64_VUART_GPA 0x09000000ULL
 /* x86: the ports of a partition's virtual 16550 when its console is on. */
 #define CFG_X86_VUART_PORT 0x3f8u
+/* x86 partitions: the pages the hypervisor emulates (arch/x86_64/vlapic.h,
+ * vacpi.h); runtime maps and pools stay clear of them. */
+#define CFG_X86_LAPIC_GPA 0xfee00000ULL
+#define CFG_X86_IOAPIC_GPA 0xfec00000ULL
+#define CFG_X86_ACPI_GPA 0xe0000ULL
+#define CFG_X86_ACPI_SIZE 0x1000ULL
 /* arm64: every partition's virtual GICv3: the distributor (64 KiB) and one
  * 128 KiB redistributor per vCPU. */
 #define CFG_ARM64_VGICD_GPA 0x08000000ULL

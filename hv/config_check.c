@@ -271,6 +271,23 @@ static void check_guest_space(struct vctx *v, u32 pi)
                  "partition's console uses",
                  (unsigned long long)gr[i].base, last(gr[i].base, gr[i].size),
                  (unsigned long long)CFG_ARM64_VUART_GPA);
+    /* x86: a pool is mapped at run time, where the EPT must stay clear of
+     * the pages the hypervisor emulates (arch/x86_64/runtime_map.c refuses a
+     * take there): say so before the partition starts. */
+    bool x86 = v->bi->arch && strcmp(v->bi->arch, "x86_64") == 0;
+    static const struct {
+        u64 base, size;
+        const char *what;
+    } x86_dev[] = { { CFG_X86_LAPIC_GPA, PAGE_SIZE, "virtual local APIC" },
+                    { CFG_X86_IOAPIC_GPA, PAGE_SIZE, "virtual I/O APIC" },
+                    { CFG_X86_ACPI_GPA, CFG_X86_ACPI_SIZE, "ACPI tables" } };
+    for (u32 d = 0; x86 && pt->pool_size && d < ARRAY_SIZE(x86_dev); d++)
+        if (overlaps(pt->pool_guest, pt->pool_size, x86_dev[d].base, x86_dev[d].size))
+            verr(v, pt->pool_node, "pool-address",
+                 "guest range 0x%llx-0x%llx covers the partition's %s at 0x%llx-0x%llx",
+                 (unsigned long long)pt->pool_guest, last(pt->pool_guest, pt->pool_size),
+                 x86_dev[d].what, (unsigned long long)x86_dev[d].base,
+                 last(x86_dev[d].base, x86_dev[d].size));
     bool arm64 = v->bi->arch && strcmp(v->bi->arch, "arm64") == 0;
     u64 gicr_size = (u64)pt->ncpus * CFG_ARM64_VGICR_STRIDE;
     for (u32 i = 0; arm64 && i < n; i++) {
@@ -543,15 +560,6 @@ u32 cfg_validate(struct config *cfg, const struct boot_info *bi, struct cfg_errl
             verr(&v, pt->node, "outside-access",
                  "\"abort\" is arm64 only (an x86_64 partition's access outside its memory "
                  "goes to the fault policy)");
-        /* Runtime map changes need a TLB shootdown of every CPU running the
-         * partition; only arm64 has one (broadcast TLBI) today. */
-        if (x86 && pt->control)
-            verr(&v, pt->node, "control",
-                 "not supported on x86_64 yet (runtime EPT changes need a cross-CPU INVEPT)");
-        if (x86 && pt->pool_size)
-            verr(&v, pt->pool_node, "pool-size",
-                 "not supported on x86_64 yet (runtime EPT changes need a cross-CPU INVEPT)");
-
         if (pt->has_load_address) {
             bool inside = false;
             for (u32 j = 0; j < pt->nregions; j++)

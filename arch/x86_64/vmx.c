@@ -5,6 +5,7 @@
  * fault of a guest goes to the partition's fault policy; none stops the
  * hypervisor or another partition. */
 #include "vmx.h"
+#include "ept.h"
 #include "x86guest.h"
 #include "insn.h"
 #include "vlapic.h"
@@ -32,12 +33,6 @@
 #define EFER_LME (1ULL << 8)
 #define EFER_LMA (1ULL << 10)
 
-#define EPT_R 1ULL
-#define EPT_W 2ULL
-#define EPT_X 4ULL
-#define EPT_WB (6ULL << 3)
-#define EPT_LARGE (1ULL << 7)
-#define EPT_ADDR 0x000ffffffffff000ULL
 
 /* What the boot CPU found; every partition CPU must match. */
 static struct {
@@ -214,14 +209,13 @@ static bool vmx_cpu_on(u32 cpu, char *why, size_t len)
 /* ---------------------------------------------------------------- EPT */
 
 struct x86_part {
-    u64 *ept_pml4;
+    struct ept ept;
     u64 eptp;
     u16 vpid;
     u8 *io_bitmap;     /* 2 pages: ports 0-0x7fff, 0x8000-0xffff */
     u8 *msr_bitmap;    /* 1 page */
     u8 port_logged[8192];
-    u32 ept_tables;    /* pages used by the EPT */
-    u64 ept_page[512]; /* those pages, to free them */
+    u32 ept_gen;       /* atomic: bumped by every runtime EPT removal (shootdown) */
     struct guest_boot boot;
     struct vrtc rtc;   /* virtual CMOS RTC at ports 0x70/0x71 */
     struct vpic pic;   /* masked 8259 pair */
@@ -238,61 +232,14 @@ struct x86_part {
 
 static struct x86_part xparts[PART_MAX];
 
-static u64 *ept_new_table(struct x86_part *xp)
+static u64 ept_alloc_page(void)
 {
-    if (xp->ept_tables >= ARRAY_SIZE(xp->ept_page))
-        return NULL;
-    u64 pa = frame_alloc(1);
-    if (!pa)
-        return NULL;
-    xp->ept_page[xp->ept_tables++] = pa;
-    return (u64 *)(uintptr_t)pa;
+    return frame_alloc(1);
 }
 
-static bool ept_map_one(struct x86_part *xp, u64 gpa, u64 hpa, int level, u64 perm, u64 memtype)
+static void ept_free_page(u64 pa)
 {
-    u64 *t = xp->ept_pml4;
-    for (int l = 3; l > level; l--) {
-        unsigned idx = (gpa >> (12 + 9 * l)) & 511;
-        if (!(t[idx] & 7)) {
-            u64 *n = ept_new_table(xp);
-            if (!n)
-                return false;
-            t[idx] = (u64)(uintptr_t)n | EPT_R | EPT_W | EPT_X;
-        }
-        t = (u64 *)(uintptr_t)(t[idx] & EPT_ADDR);
-    }
-    unsigned idx = (gpa >> (12 + 9 * level)) & 511;
-    t[idx] = hpa | perm | memtype | (level > 0 ? EPT_LARGE : 0);
-    return true;
-}
-
-/* Map [gpa, gpa+size) -> hpa with the largest pages alignment allows. */
-static bool ept_map(struct x86_part *xp, u64 gpa, u64 hpa, u64 size, u64 perm, u64 memtype)
-{
-    bool has1g = vmx.ept_cap & (1ULL << 17), has2m = vmx.ept_cap & (1ULL << 16);
-    while (size) {
-        int level = 0;
-        if (has1g && IS_ALIGNED(gpa | hpa, GiB(1)) && size >= GiB(1))
-            level = 2;
-        else if (has2m && IS_ALIGNED(gpa | hpa, MiB(2)) && size >= MiB(2))
-            level = 1;
-        u64 step = 1ULL << (12 + 9 * level);
-        if (!ept_map_one(xp, gpa, hpa, level, perm, memtype))
-            return false;
-        gpa += step;
-        hpa += step;
-        size -= step;
-    }
-    return true;
-}
-
-static void ept_free(struct x86_part *xp)
-{
-    for (u32 i = 0; i < xp->ept_tables; i++)
-        frame_free(xp->ept_page[i], 1);
-    xp->ept_tables = 0;
-    xp->ept_pml4 = NULL;
+    frame_free(pa, 1);
 }
 
 static void invept_all(struct x86_part *xp)
@@ -312,9 +259,12 @@ static void invept_all(struct x86_part *xp)
 /* Build the EPT from the partition's current memslot set. */
 static bool ept_build(struct partition *p, struct x86_part *xp, char *err, size_t len)
 {
-    ept_free(xp);
-    xp->ept_pml4 = ept_new_table(xp);
-    if (!xp->ept_pml4) {
+    ept_free(&xp->ept);
+    xp->ept.has1g = vmx.ept_cap & (1ULL << 17);
+    xp->ept.has2m = vmx.ept_cap & (1ULL << 16);
+    xp->ept.alloc_page = ept_alloc_page;
+    xp->ept.free_page = ept_free_page;
+    if (!ept_init(&xp->ept)) {
         bh_snprintf(err, len, "out of memory for EPT tables");
         return false;
     }
@@ -329,16 +279,16 @@ static bool ept_build(struct partition *p, struct x86_part *xp, char *err, size_
         if (m->flags & MEMSLOT_F_EXEC)
             perm |= EPT_X;
         u64 mt = (m->flags & MEMSLOT_F_DEVICE) ? 0 : EPT_WB;
-        ok = ept_map(xp, m->gfn << PAGE_SHIFT, m->hfn << PAGE_SHIFT, m->npages << PAGE_SHIFT,
-                     perm, mt);
+        ok = ept_map(&xp->ept, m->gfn << PAGE_SHIFT, m->hfn << PAGE_SHIFT,
+                     m->npages << PAGE_SHIFT, perm, mt);
     }
     epoch_read_unlock(hv_epoch());
     if (!ok) {
         bh_snprintf(err, len, "out of memory for EPT tables");
-        ept_free(xp);
+        ept_free(&xp->ept);
         return false;
     }
-    xp->eptp = (u64)(uintptr_t)xp->ept_pml4 | 6 | (3 << 3);
+    xp->eptp = (u64)(uintptr_t)xp->ept.pml4 | 6 | (3 << 3);
     return true;
 }
 
@@ -358,10 +308,94 @@ struct vcpu {
     u32 proc;           /* current primary controls */
     u32 seen_gen;       /* atomic: the reset_gen this vCPU has acted on */
     u64 exits;
+    u32 in_guest;       /* atomic: between the EPT check and the VM exit */
+    u32 ept_seen;       /* atomic: the xp->ept_gen flushed before the last entry */
     struct vlapic lapic;
 };
 
 static struct vcpu vcpus[MAX_CPUS];
+
+/* ------------------------------------------------ runtime EPT changes
+ *
+ * Called by arch/x86_64/runtime_map.c with the partition's memslot writer
+ * lock held: nothing else changes its EPT then (ept_build runs only before
+ * the partition starts). Table pages stay until the partition is destroyed,
+ * so mapping a range that was just unmapped never allocates. */
+
+static u64 slot_perm(u32 flags)
+{
+    u64 perm = EPT_R;
+    if (!(flags & MEMSLOT_F_RO))
+        perm |= EPT_W;
+    if (flags & MEMSLOT_F_EXEC)
+        perm |= EPT_X;
+    return perm;
+}
+
+bool x86_ept_map(struct partition *p, const struct memslot *m)
+{
+    struct x86_part *xp = p->arch;
+    if (!xp || !xp->ept.pml4)
+        return false;
+    u64 mt = (m->flags & MEMSLOT_F_DEVICE) ? 0 : EPT_WB;
+    return ept_map(&xp->ept, m->gfn << PAGE_SHIFT, m->hfn << PAGE_SHIFT,
+                   m->npages << PAGE_SHIFT, slot_perm(m->flags), mt);
+}
+
+void x86_ept_clear(struct partition *p, u64 gpa, u64 size)
+{
+    struct x86_part *xp = p->arch;
+    if (xp)
+        ept_clear(&xp->ept, gpa, size);
+}
+
+static bool gen_before(u32 a, u32 b)
+{
+    return (s32)(a - b) < 0;
+}
+
+/* Every CPU that runs p stops using translations of entries cleared before
+ * this call: this CPU invalidates directly; a CPU in guest mode is sent the
+ * kick IPI (the hypervisor runs with interrupts off, so the IPI makes it
+ * leave guest mode, or makes the next entry exit at once), and its run loop
+ * does INVEPT (single context) before its next entry and acknowledges by
+ * storing the generation. Returns once every such CPU acknowledged or is
+ * outside guest mode (it then flushes before entering again). */
+void x86_ept_shootdown(struct partition *p)
+{
+    struct x86_part *xp = p->arch;
+    if (!xp || !xp->ept.pml4)
+        return;
+    u32 gen = __atomic_add_fetch(&xp->ept_gen, 1, __ATOMIC_SEQ_CST);
+    u32 self = arch_cpu_index();
+    if (vmxon_region[self])
+        invept_all(xp); /* in VMX operation: a hypercall from a partition */
+    for (u32 i = 0; i < p->cfg->ncpus; i++) {
+        u32 cpu = p->cfg->cpus[i];
+        struct vcpu *v = &vcpus[cpu];
+        if (cpu == self || v->p != p)
+            continue;
+        bool kicked = false;
+        while (__atomic_load_n(&v->in_guest, __ATOMIC_SEQ_CST) &&
+               gen_before(__atomic_load_n(&v->ept_seen, __ATOMIC_ACQUIRE), gen)) {
+            if (!kicked) {
+                x86_kick_cpu(cpu);
+                kicked = true;
+            }
+            arch_cpu_relax();
+        }
+    }
+}
+
+/* Before a VM entry (in_guest already set): flush when a shootdown passed. */
+static void ept_check_entry(struct vcpu *v)
+{
+    u32 g = __atomic_load_n(&v->xp->ept_gen, __ATOMIC_SEQ_CST);
+    if (g != __atomic_load_n(&v->ept_seen, __ATOMIC_RELAXED)) {
+        invept_all(v->xp);
+        __atomic_store_n(&v->ept_seen, g, __ATOMIC_RELEASE);
+    }
+}
 
 bool arch_partition_prepare(struct partition *p, char *err, size_t errlen)
 {
@@ -1567,7 +1601,10 @@ void arch_vcpu_run(struct partition *p, u32 index)
             continue;
         }
         epoch_enter_eqs(ep, cpu);
+        __atomic_store_n(&v->in_guest, 1, __ATOMIC_SEQ_CST);
+        ept_check_entry(v);
         int rc = vmx_enter(&v->regs, v->launched);
+        __atomic_store_n(&v->in_guest, 0, __ATOMIC_RELEASE);
         epoch_exit_eqs(ep, cpu);
         enum exit_action act;
         if (rc) {

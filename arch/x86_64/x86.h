@@ -83,6 +83,13 @@ void x86_acpi_poweroff(void);
 u64 x86_lapic_base(void);
 void x86_lapic_eoi(void);
 void x86_kick_cpu(u32 cpu); /* IPI that makes that CPU leave guest mode */
+struct partition;
+struct memslot;
+/* Runtime EPT changes (vmx.c, for runtime_map.c): map a slot, clear a range,
+ * and make every CPU running the partition drop stale translations. */
+bool x86_ept_map(struct partition *p, const struct memslot *m);
+void x86_ept_clear(struct partition *p, u64 gpa, u64 size);
+void x86_ept_shootdown(struct partition *p);
 u32 x86_bsp_apic_id(void);
 void x86_set_percpu(u32 index);
 u64 x86_gdt_base(void);
