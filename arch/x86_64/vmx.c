@@ -1510,7 +1510,10 @@ static bool vcpu_restart(struct vcpu *v)
     struct epoch_domain *ep = hv_epoch();
     for (u32 i = 1; i < p->cfg->ncpus; i++) {
         struct vcpu *t = &vcpus[p->cfg->cpus[i]];
-        while (__atomic_load_n(&t->seen_gen, __ATOMIC_ACQUIRE) != gen) {
+        /* At or past gen: another vCPU's fault may have bumped reset_gen
+         * again after this one read it, and that vCPU may have acted on the
+         * newer value already (this vCPU then restarts once more). */
+        while ((s32)(__atomic_load_n(&t->seen_gen, __ATOMIC_ACQUIRE) - gen) < 0) {
             if (__atomic_load_n(&p->stopped, __ATOMIC_ACQUIRE))
                 return false;
             epoch_quiescent(ep, v->cpu);
