@@ -187,7 +187,12 @@ void gic_spi_route(u32 intid, u32 cpu)
     u64 aff = ((m >> 32) & 0xff) << 32 | (m & 0xffffff);
     wr32(d + 0x6000 + 8 * intid, (u32)aff);
     wr32(d + 0x6000 + 8 * intid + 4, (u32)(aff >> 32));
+    /* IGROUPR is shared by 32 SPIs that may belong to different partitions,
+     * whose guests reach this through IROUTER writes: the read-modify-write
+     * must not lose another CPU's bit. */
+    spin_lock(&dist_lock);
     wr32(d + 0x0080 + 4 * (intid / 32), rd32(d + 0x0080 + 4 * (intid / 32)) | 1u << (intid % 32));
+    spin_unlock(&dist_lock);
     volatile u8 *prio = (volatile u8 *)(d + 0x0400 + intid);
     *prio = 0xa0;
     dsb(sy);

@@ -1162,12 +1162,21 @@ static enum exit_action handle_ept_violation(struct vcpu *v, u64 q)
 static void msr_refused(struct vcpu *v, u32 msr, bool write)
 {
     struct x86_part *xp = v->xp;
-    for (u32 i = 0; i < xp->msr_logged_n; i++)
-        if (xp->msr_logged[i] == msr)
+    /* Every vCPU of the partition comes here: the count is claimed with a
+     * compare-and-swap so that two vCPUs can never push it (and the index)
+     * past the array. */
+    u32 n = __atomic_load_n(&xp->msr_logged_n, __ATOMIC_ACQUIRE);
+    for (;;) {
+        for (u32 i = 0; i < n && i < ARRAY_SIZE(xp->msr_logged); i++)
+            if (__atomic_load_n(&xp->msr_logged[i], __ATOMIC_RELAXED) == msr)
+                return;
+        if (n >= ARRAY_SIZE(xp->msr_logged))
             return;
-    if (xp->msr_logged_n >= ARRAY_SIZE(xp->msr_logged))
-        return;
-    xp->msr_logged[xp->msr_logged_n++] = msr;
+        if (__atomic_compare_exchange_n(&xp->msr_logged_n, &n, n + 1, false, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE))
+            break;
+    }
+    __atomic_store_n(&xp->msr_logged[n], msr, __ATOMIC_RELAXED);
     part_printk(v->p, "partition %s: vCPU %u: %s of MSR %#x is not emulated: #GP (reported once "
                 "per MSR)\n",
            v->p->name, v->index, write ? "WRMSR" : "RDMSR", msr);
@@ -1535,7 +1544,10 @@ static bool vcpu_restart(struct vcpu *v)
     struct epoch_domain *ep = hv_epoch();
     for (u32 i = 1; i < p->cfg->ncpus; i++) {
         struct vcpu *t = &vcpus[p->cfg->cpus[i]];
-        while (__atomic_load_n(&t->seen_gen, __ATOMIC_ACQUIRE) != gen) {
+        /* At or past gen: another vCPU's fault may have bumped reset_gen
+         * again after this one read it, and that vCPU may have acted on the
+         * newer value already (this vCPU then restarts once more). */
+        while ((s32)(__atomic_load_n(&t->seen_gen, __ATOMIC_ACQUIRE) - gen) < 0) {
             if (__atomic_load_n(&p->stopped, __ATOMIC_ACQUIRE))
                 return false;
             epoch_quiescent(ep, v->cpu);
