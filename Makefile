@@ -147,4 +147,12 @@ run: deps
 clean:
 	rm -rf $(O)
 
+# Objects record the toolchain and flags that built them: switching CC (gcc <->
+# clang) or flags rebuilds everything instead of linking stale objects.
+TOOLCHAIN_ID := $(CC) | $(LD) | $(CFLAGS) | $(ASFLAGS)
+$(BUILD)/.toolchain: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(TOOLCHAIN_ID)' | cmp -s - $@ || echo '$(TOOLCHAIN_ID)' > $@
+$(HV_OBJS): $(BUILD)/.toolchain
+
 -include $(HV_OBJS:.o=.d)
