@@ -15,60 +15,94 @@ static bool rd64(struct partition *p, u64 gpa, u64 *v)
     return guest_read(p, gpa, v, 8);
 }
 
-/* Linear -> guest-physical, or false when not mapped. */
-static bool walk(struct partition *p, const struct guest_paging *g, u64 lin, u64 *gpa)
+#define PTE_RW (1ULL << 1)
+#define PTE_US (1ULL << 2)
+
+/* Linear -> guest-physical through the guest's paging, with the permission
+ * checks the CPU would make for a data access (acc: X86_ACC_WRITE,
+ * X86_ACC_USER). Returns X86_WALK_OK, X86_WALK_PF (a page fault the CPU would
+ * raise: *pfec is its error code) or X86_WALK_OUTSIDE (the guest's page
+ * tables lie outside the partition's memory). R/W and U/S are combined over
+ * every level (SDM vol. 3, 4.6); supervisor writes honour CR0.WP. */
+static int walk(struct partition *p, const struct guest_paging *g, u64 lin, u64 *gpa, u32 acc,
+                u32 *pfec)
 {
+    bool write = acc & X86_ACC_WRITE, user = acc & X86_ACC_USER;
+    *pfec = (write ? 2u : 0u) | (user ? 4u : 0u);
     if (!(g->cr0 & (1ULL << 31))) {
         *gpa = lin & 0xffffffffULL;
-        return true;
+        return X86_WALK_OK;
     }
+    bool rw = true, us = true;
     bool pae = g->cr4 & (1ULL << 5);
     if (!pae) { /* two levels of 32-bit entries, 4 MiB pages with PSE */
         u32 pde, pte;
-        if (!guest_read(p, (g->cr3 & 0xfffff000ULL) + ((lin >> 22) & 1023) * 4, &pde, 4) ||
-            !(pde & 1))
-            return false;
+        if (!guest_read(p, (g->cr3 & 0xfffff000ULL) + ((lin >> 22) & 1023) * 4, &pde, 4))
+            return X86_WALK_OUTSIDE;
+        if (!(pde & 1))
+            return X86_WALK_PF;
+        rw = pde & PTE_RW;
+        us = pde & PTE_US;
         if ((pde & PTE_PS) && (g->cr4 & (1ULL << 4))) {
             *gpa = (pde & 0xffc00000u) + (lin & 0x3fffff);
-            return true;
+        } else {
+            if (!guest_read(p, (pde & 0xfffff000u) + ((lin >> 12) & 1023) * 4, &pte, 4))
+                return X86_WALK_OUTSIDE;
+            if (!(pte & 1))
+                return X86_WALK_PF;
+            rw = rw && (pte & PTE_RW);
+            us = us && (pte & PTE_US);
+            *gpa = (pte & 0xfffff000u) + (lin & 0xfff);
         }
-        if (!guest_read(p, (pde & 0xfffff000u) + ((lin >> 12) & 1023) * 4, &pte, 4) || !(pte & 1))
-            return false;
-        *gpa = (pte & 0xfffff000u) + (lin & 0xfff);
-        return true;
-    }
-    u64 e;
-    int level;
-    u64 table;
-    if (g->efer & (1ULL << 10)) { /* IA-32e: 4 levels */
-        table = g->cr3 & ADDR_MASK;
-        level = 3;
-    } else { /* PAE: the PDPTE, then 2 levels */
-        if (!rd64(p, (g->cr3 & 0xffffffe0ULL) + ((lin >> 30) & 3) * 8, &e) || !(e & PTE_P))
-            return false;
-        table = e & ADDR_MASK;
-        level = 1;
-    }
-    for (; level >= 0; level--) {
-        unsigned idx = (lin >> (12 + 9 * level)) & 511;
-        if (!rd64(p, table + idx * 8, &e) || !(e & PTE_P))
-            return false;
-        if (level > 0 && (e & PTE_PS)) {
-            u64 size = 1ULL << (12 + 9 * level);
-            *gpa = (e & ADDR_MASK & ~(size - 1)) + (lin & (size - 1));
-            return true;
+    } else {
+        u64 e;
+        int level;
+        u64 table;
+        if (g->efer & (1ULL << 10)) { /* IA-32e: 4 levels */
+            table = g->cr3 & ADDR_MASK;
+            level = 3;
+        } else { /* PAE: the PDPTE (no R/W, U/S there), then 2 levels */
+            if (!rd64(p, (g->cr3 & 0xffffffe0ULL) + ((lin >> 30) & 3) * 8, &e))
+                return X86_WALK_OUTSIDE;
+            if (!(e & PTE_P))
+                return X86_WALK_PF;
+            table = e & ADDR_MASK;
+            level = 1;
         }
-        table = e & ADDR_MASK;
+        *gpa = 0;
+        for (; level >= 0; level--) {
+            unsigned idx = (lin >> (12 + 9 * level)) & 511;
+            if (!rd64(p, table + idx * 8, &e))
+                return X86_WALK_OUTSIDE;
+            if (!(e & PTE_P))
+                return X86_WALK_PF;
+            rw = rw && (e & PTE_RW);
+            us = us && (e & PTE_US);
+            if (level > 0 && (e & PTE_PS)) {
+                u64 size = 1ULL << (12 + 9 * level);
+                *gpa = (e & ADDR_MASK & ~(size - 1)) + (lin & (size - 1));
+                break;
+            }
+            table = e & ADDR_MASK;
+            if (level == 0)
+                *gpa = table + (lin & 0xfff);
+        }
     }
-    *gpa = table + (lin & 0xfff);
-    return true;
+    /* Present from here on: a refused access is a protection fault. */
+    bool wp = g->cr0 & (1ULL << 16);
+    if ((user && !us) || (write && !rw && (user || wp))) {
+        *pfec |= 1u;
+        return X86_WALK_PF;
+    }
+    return X86_WALK_OK;
 }
 
 bool x86_guest_fetch(struct partition *p, const struct guest_paging *g, u64 lin, u8 *buf, u32 n)
 {
     while (n) {
         u64 gpa;
-        if (!walk(p, g, lin, &gpa))
+        u32 pfec;
+        if (walk(p, g, lin, &gpa, 0, &pfec) != X86_WALK_OK)
             return false;
         u32 chunk = (u32)(PAGE_SIZE - (lin & (PAGE_SIZE - 1)));
         if (chunk > n)
@@ -82,24 +116,46 @@ bool x86_guest_fetch(struct partition *p, const struct guest_paging *g, u64 lin,
     return true;
 }
 
-bool x86_guest_write(struct partition *p, const struct guest_paging *g, u64 lin, const void *src,
-                     u32 n)
+int x86_guest_check(struct partition *p, const struct guest_paging *g, u64 lin, u32 n, u32 acc,
+                    u64 *fault_lin, u32 *pfec)
 {
-    const u8 *b = src;
+    u64 end = lin + n;
+    for (u64 at = lin; n && at < end; at = (at & ~(u64)(PAGE_SIZE - 1)) + PAGE_SIZE) {
+        u64 gpa;
+        int r = walk(p, g, at, &gpa, acc, pfec);
+        if (r != X86_WALK_OK) {
+            *fault_lin = at;
+            return r;
+        }
+    }
+    return X86_WALK_OK;
+}
+
+int x86_guest_access(struct partition *p, const struct guest_paging *g, u64 lin, void *buf, u32 n,
+                     u32 acc, u64 *fault_lin, u32 *pfec)
+{
+    u8 *b = buf;
     while (n) {
         u64 gpa;
-        if (!walk(p, g, lin, &gpa))
-            return false;
+        int r = walk(p, g, lin, &gpa, acc, pfec);
+        if (r != X86_WALK_OK) {
+            *fault_lin = lin;
+            return r;
+        }
         u32 chunk = (u32)(PAGE_SIZE - (lin & (PAGE_SIZE - 1)));
         if (chunk > n)
             chunk = n;
-        if (!guest_write(p, gpa, b, chunk))
-            return false;
+        bool ok = (acc & X86_ACC_WRITE) ? guest_write(p, gpa, b, chunk)
+                                        : guest_read(p, gpa, b, chunk);
+        if (!ok) {
+            *fault_lin = lin;
+            return X86_WALK_OUTSIDE;
+        }
         b += chunk;
         lin += chunk;
         n -= chunk;
     }
-    return true;
+    return X86_WALK_OK;
 }
 
 bool x86_decode_mmio_mov(const u8 *b, u32 n, bool long_mode, bool def32, struct mmio_insn *out,

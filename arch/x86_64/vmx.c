@@ -937,25 +937,46 @@ static enum exit_action handle_string_io(struct vcpu *v, u64 q, u16 port, unsign
     u64 lin = vmread(GUEST_LINEAR_ADDR);
     struct guest_paging g;
     guest_paging_now(&g);
-    for (u64 i = 0; i < n; i++) {
-        u32 val = 0;
-        if (in) {
-            val = port_access(v, port, size, true, 0);
-            if (!x86_guest_write(v->p, &g, lin, &val, size))
-                return fault(v, "INS into memory outside the partition", lin, false);
-        } else {
-            if (!x86_guest_fetch(v->p, &g, lin, (u8 *)&val, size))
-                return fault(v, "OUTS from memory outside the partition", lin, false);
-            port_access(v, port, size, false, val);
+    /* CPL from SS.DPL: a ring-3 INS/OUTS gets the user-mode page checks. */
+    u32 acc = (((vmread(GUEST_SS_AR) >> 5) & 3) == 3 ? X86_ACC_USER : 0) | (in ? X86_ACC_WRITE : 0);
+    u64 i = 0;
+    for (; i < n; i++) {
+        u32 val = 0, pfec = 0;
+        u64 flin = 0;
+        /* The memory side is checked before the port is touched, as the CPU
+         * faults before the I/O of an element whose memory access faults. */
+        int r = x86_guest_check(v->p, &g, lin, size, acc, &flin, &pfec);
+        if (r == X86_WALK_OK) {
+            if (in) {
+                val = port_access(v, port, size, true, 0);
+                r = x86_guest_access(v->p, &g, lin, &val, size, acc, &flin, &pfec);
+            } else {
+                r = x86_guest_access(v->p, &g, lin, &val, size, acc, &flin, &pfec);
+                if (r == X86_WALK_OK)
+                    port_access(v, port, size, false, val);
+            }
+        }
+        if (r == X86_WALK_OUTSIDE)
+            return fault(v, in ? "INS into memory outside the partition"
+                               : "OUTS from memory outside the partition", flin, false);
+        if (r == X86_WALK_PF) {
+            /* A page fault for the guest, at this element: the ones before it
+             * are done (registers below), the instruction is not skipped. */
+            v->regs.cr2 = flin;
+            vmwrite(ENTRY_EXC_ERROR, pfec);
+            vmwrite(ENTRY_INTR_INFO, 14 | (3u << 8) | (1u << 11) | (1u << 31));
+            break;
         }
         lin += down ? -(u64)size : size;
     }
+    bool faulted = i < n;
+    n = i;
     u64 *idx = in ? &v->regs.rdi : &v->regs.rsi;
     u64 moved = n * size;
     *idx = (*idx & ~amask) | ((down ? *idx - moved : *idx + moved) & amask);
     if (rep)
         v->regs.rcx = (v->regs.rcx & ~amask) | ((count - n) & amask);
-    if (!rep || count == n)
+    if (!faulted && (!rep || count == n))
         skip_insn();
     return X_RESUME;
 }

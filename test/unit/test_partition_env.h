@@ -53,7 +53,7 @@ int printk(const char *fmt, ...)
     return n;
 }
 
-static void con_clear(void)
+static __unused void con_clear(void)
 {
     con_len = 0;
     con_buf[0] = 0;
@@ -243,7 +243,7 @@ static struct cfg_region *cfg_ram(struct cfg_partition *p, u64 guest, u64 size)
     return r;
 }
 
-static struct cfg_channel *cfg_chan(const char *name, u64 size)
+static __unused struct cfg_channel *cfg_chan(const char *name, u64 size)
 {
     struct cfg_channel *c = &env_cfg.channels[env_cfg.nchannels++];
     snprintf(c->name, sizeof(c->name), "%s", name);
@@ -251,7 +251,7 @@ static struct cfg_channel *cfg_chan(const char *name, u64 size)
     return c;
 }
 
-static void cfg_member(struct cfg_channel *c, u32 part, u64 guest, enum cfg_access acc)
+static __unused void cfg_member(struct cfg_channel *c, u32 part, u64 guest, enum cfg_access acc)
 {
     struct cfg_member *m = &c->members[c->nmembers++];
     m->partition = part;
