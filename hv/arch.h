@@ -28,9 +28,8 @@ void arch_virt_features(char *buf, size_t size);   /* e.g. "VMX EPT unrestricted
 /* Epoch kick (hv/partition.c, the epoch ops' kick): send the physical IPI
  * that makes CPU cpu leave guest mode or an idle wait and come back to the
  * top of its exit loop, where it reports a quiescent state. Returns false
- * when the architecture sends no such IPI (x86-64 for now: the grace period
- * then just waits, as it always ends: see docs/memslots.md) or cpu cannot
- * take it (it does not run a vCPU). The arch calls hv_epoch_kick_taken(cpu)
+ * when cpu cannot take it (it does not run a vCPU): the grace period then
+ * just waits, as it always ends (docs/memslots.md). The arch calls hv_epoch_kick_taken(cpu)
  * (hv/partition.h) when CPU cpu takes one. */
 bool arch_kick_cpu(unsigned cpu);
 

@@ -51,6 +51,11 @@
 /* arm64: the doorbell interrupt of channel c is SPI INTID
  * CFG_ARM64_DOORBELL_INTID + c (64..79) in every member's virtual GIC. */
 #define CFG_ARM64_DOORBELL_INTID 64u
+/* x86-64: the doorbell interrupt of channel c is vector
+ * CFG_X86_DOORBELL_VECTOR + c (0xd0..0xdf) in vCPU 0's virtual local APIC,
+ * fixed, edge; guests keep that range free of their own I/O APIC, timer
+ * and IPI vectors. */
+#define CFG_X86_DOORBELL_VECTOR 0xd0u
 
 #define CFG_ERR_WHERE 96
 #define CFG_ERR_PROP 32

@@ -45,8 +45,8 @@ static void epoch_assert(void *ctx, unsigned cpu, const char *what)
  * running hypervisor code for longer than the wait loop's spin limit
  * (EPOCH_KICK_AFTER_DEFAULT) gets the IPI, which brings it back to the top
  * of its exit loop (a quiescent state) as soon as it enters the guest or an
- * idle wait again, and wakes it there. Without an IPI (x86-64 for now) the
- * grace period just waits for that report. */
+ * idle wait again, and wakes it there. Without an IPI (arch_kick_cpu false)
+ * the grace period just waits for that report. */
 static u64 kick_ipis_sent, kick_ipis_taken;
 /* One IPI in flight per CPU: an SGI already pending is not pended twice by
  * the interrupt controller, so a second one would only cost the bus. Set

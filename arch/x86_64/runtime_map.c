@@ -69,20 +69,29 @@ u64 arch_timestamp(void)
     return ((u64)hi << 32) | lo;
 }
 
-/* Doorbells stay polled (HC_DOORBELL_POLL) on x86-64 until the virtual
- * LAPIC lands: no interrupt to raise. */
+/* A channel doorbell: vector CFG_X86_DOORBELL_VECTOR + channel in vCPU 0's
+ * virtual LAPIC, its CPU kicked (hv/window.c calls this only when the
+ * pending mask was empty). A stopped partition is not notified; a restart
+ * raises again what it left unpolled (vmx.c). */
 void arch_partition_notify(struct partition *p, u32 channel)
 {
-    (void)p, (void)channel;
+    if (channel >= CFG_MAX_CHANNELS || __atomic_load_n(&p->stopped, __ATOMIC_ACQUIRE))
+        return;
+    x86_doorbell_post(p, CFG_X86_DOORBELL_VECTOR + channel);
 }
 
-/* The epoch kick: no IPI yet on x86-64 (hv/arch.h). Grace periods still
- * end: a CPU in VMX non-root mode or idle is in an extended quiescent state,
- * and one in the hypervisor reports at the top of its exit loop. */
+/* The epoch kick (hv/arch.h): an IPI with its own vector. A CPU in guest
+ * mode leaves it at once (external-interrupt exiting), one halted in the
+ * guest's HLT state wakes, one in hypervisor code (interrupts off) keeps it
+ * pending and its next VM entry exits at once. vmx.c counts it taken
+ * (hv_epoch_kick_taken) at that exit; the run loop then reports its
+ * quiescent state. No wait for delivery: it cannot deadlock. */
 bool arch_kick_cpu(unsigned cpu)
 {
-    (void)cpu;
-    return false;
+    if (!x86_cpu_runs_vcpu(cpu))
+        return false;
+    x86_kick_cpu_vec(cpu, X86_EPOCH_VECTOR);
+    return true;
 }
 
 u64 arch_timestamp_hz(void)

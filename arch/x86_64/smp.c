@@ -72,20 +72,26 @@ static bool send_ipi(u32 apic_id, u32 icr)
 
 /* Make CPU `cpu` leave guest mode: a fixed IPI that its VM exit acknowledges
  * (external-interrupt exiting); in the hypervisor, with interrupts off, it
- * stays pending and ends the next VM entry at once. No wait for delivery. */
-#define KICK_VECTOR 0xf2
-void x86_kick_cpu(u32 cpu)
+ * stays pending and ends the next VM entry at once. No wait for delivery.
+ * X86_KICK_VECTOR for everything but the epoch kick, which has its own
+ * vector (X86_EPOCH_VECTOR) so the exit can count it (vmx.c). */
+void x86_kick_cpu_vec(u32 cpu, u32 vec)
 {
     if (!bootinfo || cpu >= bootinfo->ncpus)
         return;
     u32 apic = (u32)bootinfo->cpus[cpu].hwid;
     if (x2apic()) {
-        wrmsr(MSR_X2APIC_ICR, ((u64)apic << 32) | 0x4000u | KICK_VECTOR);
+        wrmsr(MSR_X2APIC_ICR, ((u64)apic << 32) | 0x4000u | vec);
         return;
     }
     u64 base = x86_lapic_base();
     mmio_write32(base + LAPIC_ICR_HI, apic << 24);
-    mmio_write32(base + LAPIC_ICR_LO, 0x4000u | KICK_VECTOR);
+    mmio_write32(base + LAPIC_ICR_LO, 0x4000u | vec);
+}
+
+void x86_kick_cpu(u32 cpu)
+{
+    x86_kick_cpu_vec(cpu, X86_KICK_VECTOR);
 }
 
 /* Eats 512 bytes of stack per level until `limit` levels (far more than

@@ -1305,8 +1305,12 @@ static enum exit_action handle_exit(struct vcpu *v)
         skip_insn();
         return X_RESUME;
     case EXIT_EXT_INT:
-        /* Acknowledged on exit; the hypervisor takes no interrupts itself. */
+        /* Acknowledged on exit; the hypervisor takes no interrupts itself.
+         * The epoch kick is counted as taken here (hv/partition.h): the run
+         * loop goes on to its quiescent state. */
         x86_lapic_eoi();
+        if ((vmx.exit & EXIT_ACK_INTR) && (vmread(EXIT_INTR_INFO) & 0x800000ffu) == (0x80000000u | X86_EPOCH_VECTOR))
+            hv_epoch_kick_taken(v->cpu);
         return X_RESUME;
     case EXIT_BAD_GUEST_STATE:
         return fault(v, "invalid guest state at VM entry", 0, false);
@@ -1538,6 +1542,37 @@ static bool vcpu_prepare_entry(struct vcpu *v)
     return true;
 }
 
+/* Doorbells (docs/hypercalls.md): vec in vCPU 0's IRR, its CPU kicked out
+ * of guest mode or its HLT so the entry path injects it. */
+void x86_doorbell_post(struct partition *p, u32 vec)
+{
+    if (!p->cfg->ncpus)
+        return;
+    u32 cpu = p->cfg->cpus[0];
+    struct vcpu *t = &vcpus[cpu];
+    if (t->p != p || t->index != 0)
+        return;
+    vlapic_post(&t->lapic, vec);
+    if (cpu != arch_cpu_index())
+        x86_kick_cpu(cpu);
+}
+
+/* Whether CPU cpu runs a vCPU of a partition that has not stopped (it then
+ * takes an epoch kick at its next VM exit or entry). */
+bool x86_cpu_runs_vcpu(u32 cpu)
+{
+    struct partition *p = cpu < MAX_CPUS ? vcpus[cpu].p : NULL;
+    return p && !__atomic_load_n(&p->stopped, __ATOMIC_ACQUIRE);
+}
+
+/* After vCPU 0's LAPIC reset (restart): a ring left unpolled is raised again. */
+static void doorbells_repost(struct vcpu *v)
+{
+    for (u32 c = 0; c < CFG_MAX_CHANNELS; c++)
+        if (__atomic_load_n(&v->p->doorbell[c], __ATOMIC_ACQUIRE))
+            vlapic_post(&v->lapic, CFG_X86_DOORBELL_VECTOR + c);
+}
+
 static void kick_others(struct vcpu *v)
 {
     for (u32 i = 0; i < v->p->cfg->ncpus; i++)
@@ -1576,6 +1611,7 @@ static bool vcpu_restart(struct vcpu *v)
         }
     }
     __atomic_store_n(&v->seen_gen, gen, __ATOMIC_RELEASE);
+    doorbells_repost(v);
     return start_guest(v, true);
 }
 
@@ -1659,6 +1695,7 @@ void arch_vcpu_run(struct partition *p, u32 index)
         if (act == X_RESTART) {
             vlapic_reset(&v->lapic, v->index, true);
             v->parked = v->soft_halt = false;
+            doorbells_repost(v);
             if (!start_guest(v, true))
                 act = X_STOP;
         }

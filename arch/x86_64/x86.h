@@ -83,6 +83,15 @@ void x86_acpi_poweroff(void);
 u64 x86_lapic_base(void);
 void x86_lapic_eoi(void);
 void x86_kick_cpu(u32 cpu); /* IPI that makes that CPU leave guest mode */
+/* Host vectors of the kicks (smp.c): any kick, and the epoch kick
+ * (arch_kick_cpu), which the exit counts as taken (vmx.c). */
+#define X86_KICK_VECTOR 0xf2
+#define X86_EPOCH_VECTOR 0xf3
+void x86_kick_cpu_vec(u32 cpu, u32 vec);
+struct partition;
+/* A channel doorbell (runtime_map.c): post vec in vCPU 0's virtual LAPIC. */
+void x86_doorbell_post(struct partition *p, u32 vec);
+bool x86_cpu_runs_vcpu(u32 cpu); /* vmx.c: it may take an epoch kick */
 struct partition;
 struct memslot;
 /* Runtime EPT changes (vmx.c, for runtime_map.c): map a slot, clear a range,

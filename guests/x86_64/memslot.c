@@ -279,6 +279,30 @@ static void probe_detach(uint32_t addr)
     gprintf("memslot: control: window detached from %x while reader vCPU 1 read it\n", addr);
 }
 
+/* struct bh_map_stats (docs/hypercalls.md): the kick counters are
+ * hypervisor-wide. */
+struct map_stats {
+    uint64_t changes, change_ticks, grace_periods, gp_ticks, unmap_ticks, tick_hz;
+    uint64_t kick_requests, kick_ipis_sent, kick_ipis_taken;
+};
+
+static void stats(struct map_stats *st)
+{
+    if (hypercall(HC_MAP_STATS, 1, (uint32_t)(uintptr_t)st, sizeof(*st), 0) != sizeof(*st))
+        fail("MAP_STATS", -1);
+}
+
+/* Epoch kicks between two snapshots: an IPI is taken at most once after it
+ * was sent (at most one in flight per CPU, and 4 CPUs). */
+static bool kick_report(const char *who, const struct map_stats *a, const struct map_stats *b)
+{
+    uint32_t req = (uint32_t)(b->kick_requests - a->kick_requests);
+    uint32_t sent = (uint32_t)(b->kick_ipis_sent - a->kick_ipis_sent);
+    uint32_t taken = (uint32_t)(b->kick_ipis_taken - a->kick_ipis_taken);
+    gprintf("%s: epoch kicks: %u requested, %u IPIs sent, %u taken\n", who, req, sent, taken);
+    return b->kick_ipis_taken <= b->kick_ipis_sent && b->kick_ipis_sent - b->kick_ipis_taken <= 4;
+}
+
 static int control_main(uint32_t iters)
 {
     volatile uint32_t *w = (volatile uint32_t *)CTL_WIN;
@@ -300,6 +324,8 @@ static int control_main(uint32_t iters)
     call("MOVE warm-up", HC_WIN_MOVE, 0, 1, ADDR_A, 0);
     pool_round();
     int32_t free0 = call("FREE_FRAMES", HC_FREE_FRAMES, 0, 0, 0, 0);
+    struct map_stats ks0, ks1;
+    stats(&ks0);
     for (uint32_t i = 0; i < WORDS; i++)
         w[i] = pat(1, i);
     S->addr = addr;
@@ -358,9 +384,13 @@ static int control_main(uint32_t iters)
     gprintf("memslot: control: free frames %d before, %d after: %s\n", free0, free1,
             free0 == free1 ? "unchanged" : "CHANGED");
     gprintf("memslot: control: doorbell rang %d member(s)\n", rung);
+    stats(&ks1);
+    bool kicks_ok = kick_report("memslot: control", &ks0, &ks1);
+    if (!kicks_ok)
+        gprintf("memslot: control: epoch kick IPIs: more taken than sent, or more than one per CPU lost\n");
     probe_detach(addr);
     bool ok = !failures && !S->errors[0] && !S->errors[1] && S->checks[0] && S->checks[1] &&
-              free0 == free1;
+              free0 == free1 && kicks_ok;
     gprintf("memslot: control: %s\n", ok ? "PASSED" : "FAILED");
     return ok ? 0 : 1;
 }
@@ -388,15 +418,6 @@ static uint32_t div_u64(uint64_t a, uint32_t b)
     return q > 0xffffffffu ? 0xffffffffu : (uint32_t)q;
 }
 
-struct map_stats {
-    uint64_t changes, change_ticks, grace_periods, gp_ticks, unmap_ticks, tick_hz;
-};
-
-static void stats(struct map_stats *st)
-{
-    if (hypercall(HC_MAP_STATS, 1, (uint32_t)(uintptr_t)st, sizeof(*st), 0) != sizeof(*st))
-        fail("MAP_STATS", -1);
-}
 
 static void report(const char *what, uint32_t n, uint64_t ticks, const struct map_stats *a,
                    const struct map_stats *b)
