@@ -43,7 +43,6 @@ static inline uint64_t rdtsc(void)
     __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
     return ((uint64_t)hi << 32) | lo;
 }
-static inline uint32_t apic_rd(uint32_t off) { return *(volatile uint32_t *)(uintptr_t)(APIC + off); }
 static inline void apic_wr(uint32_t off, uint32_t v) { *(volatile uint32_t *)(uintptr_t)(APIC + off) = v; }
 
 static void fail(const char *what, uint32_t got, uint32_t want)
