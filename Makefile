@@ -126,11 +126,11 @@ build-all:
 
 test: deps
 	$(MAKE) build-all
-	$(PYTHON) test/runner.py --out $(O) all $(if $(T),--only $(T))
+	$(PYTHON) test/runner.py --out $(O) all $(if $(T),--only '$(T)')
 
 test-long: deps
 	$(MAKE) build-all
-	$(PYTHON) test/runner.py --out $(O) all --long $(if $(T),--only $(T))
+	$(PYTHON) test/runner.py --out $(O) all --long $(if $(T),--only '$(T)')
 
 fuzz: deps
 	$(MAKE) fuzz-build
