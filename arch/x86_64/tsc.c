@@ -1,24 +1,25 @@
-/* A microsecond clock from the TSC, calibrated once at boot against the PIT
- * (arch_udelay). Only rate limits use it: a few percent of error is fine. */
+/* The TSC rate, measured once at boot against the PIT (arch_udelay): the
+ * virtual LAPIC timer, CPUID's frequency leaves, the RTC and the microsecond
+ * clock of the rate limits all use this one figure. */
 #include "x86.h"
 #include "../../hv/arch.h"
 
-static u64 tsc_per_us = 1000; /* until calibrated: assume 1 GHz */
+static u64 tsc_khz = 1000000;  /* until calibrated: assume 1 GHz */
+static u64 tsc_per_us = 1000;
 
-static inline u64 rdtsc(void)
-{
-    u32 lo, hi;
-    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-    return ((u64)hi << 32) | lo;
-}
-
+/* TSC ticks over 20 ms of the PIT. */
 void x86_tsc_calibrate(void)
 {
     u64 t0 = rdtsc();
-    arch_udelay(10000);
-    u64 d = rdtsc() - t0;
-    if (d >= 10000)
-        tsc_per_us = d / 10000;
+    arch_udelay(20000);
+    u64 khz = (rdtsc() - t0) / 20;
+    tsc_khz = khz ? khz : 1;
+    tsc_per_us = khz >= 1000 ? khz / 1000 : 1;
+}
+
+u64 x86_tsc_khz(void)
+{
+    return tsc_khz;
 }
 
 u64 arch_time_us(void)

@@ -38,26 +38,6 @@
 /* Version 0x14 (integrated APIC), max LVT entry 6 (CMCI included). */
 #define APIC_VERSION 0x00060014u
 
-static u64 tsc_khz;
-
-u64 vlapic_tsc_khz(void)
-{
-    return tsc_khz;
-}
-
-/* TSC ticks over 20 ms of the PIT (arch_udelay). */
-void vlapic_calibrate(void)
-{
-    if (tsc_khz)
-        return;
-    u64 t0 = rdtsc();
-    arch_udelay(20000);
-    u64 t1 = rdtsc();
-    tsc_khz = (t1 - t0) / 20;
-    if (!tsc_khz)
-        tsc_khz = 1;
-}
-
 /* Writable bits of each LVT entry. */
 static u32 lvt_writable(u32 i)
 {

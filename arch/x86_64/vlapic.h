@@ -13,6 +13,7 @@
 #define BULKHEAD_VLAPIC_H
 
 #include "../../hv/types.h"
+#include "x86.h"
 
 #define APIC_DEFAULT_BASE 0xfee00000ULL
 #define APIC_BASE_BSP (1ULL << 8)
@@ -39,15 +40,6 @@ struct vlapic {
     u64 timer_fired;    /* statistics */
 };
 
-/* The machine's TSC rate in kHz (measured once at boot). */
-u64 vlapic_tsc_khz(void);
-void vlapic_calibrate(void);
-static inline u64 rdtsc(void)
-{
-    u32 lo, hi;
-    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-    return ((u64)hi << 32) | lo;
-}
 
 /* Power-on / INIT state (SDM 11.4.7.1 / 10.4.7.3); bsp sets the BSP bit. */
 void vlapic_reset(struct vlapic *l, u32 id, bool bsp);

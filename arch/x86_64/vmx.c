@@ -443,7 +443,6 @@ bool arch_partition_prepare(struct partition *p, char *err, size_t errlen)
     /* Every vCPU's state exists before any of them runs, so that an IPI
      * (INIT, SIPI) sent early is not lost. vCPU 0 starts at the entry
      * point, the others wait for a SIPI (SDM 8.4). */
-    vlapic_calibrate();
     vrtc_host_init();
     for (u32 i = 0; i < p->cfg->ncpus; i++) {
         struct vcpu *v = &vcpus[p->cfg->cpus[i]];
@@ -699,7 +698,7 @@ static void handle_cpuid(struct vcpu *v)
             b = v->p->index;
         } else if (leaf == 0x40000010) {
             /* TSC and APIC-timer frequency in kHz (the leaf VMware and KVM use) */
-            a = b = (u32)vlapic_tsc_khz();
+            a = b = (u32)x86_tsc_khz();
         }
     } else {
         cpuid(leaf, sub, &a, &b, &c, &d);
@@ -724,7 +723,7 @@ static void handle_cpuid(struct vcpu *v)
             /* TSC = crystal (ECX Hz) * EBX / EAX: the measured TSC rate, as the
              * crystal when it fits (so the APIC timer, which counts TSC ticks,
              * runs at the crystal rate a kernel assumes), else a 1 kHz crystal. */
-            u64 khz = vlapic_tsc_khz();
+            u64 khz = x86_tsc_khz();
             a = 1;
             if (khz * 1000 <= 0xffffffffULL) {
                 b = 1;
@@ -737,7 +736,7 @@ static void handle_cpuid(struct vcpu *v)
         } else if (leaf == 0xd && sub == 1) {
             a &= ~(1u << 3); /* no XSAVES: IA32_XSS stays the hypervisor's (0) */
         } else if (leaf == 0x16) {
-            a = b = (u32)(vlapic_tsc_khz() / 1000); /* base and maximum MHz */
+            a = b = (u32)(x86_tsc_khz() / 1000); /* base and maximum MHz */
             c = 0;
             d = 0;
         }
@@ -1535,8 +1534,8 @@ static bool vcpu_prepare_entry(struct vcpu *v)
             ticks = next > now ? (next - now) >> vmx.preempt_shift : 0;
         /* A vCPU halted with interrupts off looks for an NMI or INIT every
          * 10 ms too, in case a kick cannot wake it (Bochs needs guest IF=1). */
-        if (v->parked && ticks > ((vlapic_tsc_khz() * 10) >> vmx.preempt_shift))
-            ticks = (vlapic_tsc_khz() * 10) >> vmx.preempt_shift;
+        if (v->parked && ticks > ((x86_tsc_khz() * 10) >> vmx.preempt_shift))
+            ticks = (x86_tsc_khz() * 10) >> vmx.preempt_shift;
         vmwrite(GUEST_PREEMPT_TIMER, ticks > 0xffffffffu ? 0xffffffffu : ticks);
     }
     return true;

@@ -70,7 +70,7 @@ void vrtc_host_init(void)
 
 u64 vrtc_now(void)
 {
-    u64 khz = vlapic_tsc_khz();
+    u64 khz = x86_tsc_khz();
     if (!khz)
         return boot_secs;
     return boot_secs + (rdtsc() - boot_tsc) / (khz * 1000);

@@ -70,8 +70,16 @@ void x86_paging_init(const struct boot_info *bi);
 u64 x86_paging_cr3(void);
 bool x86_phys_mapped(u64 pa, u64 len);
 bool x86_acpi_init(struct boot_info *bi, char *err, size_t errlen);
-/* arch/x86_64/tsc.c: calibrate the TSC against the PIT (arch_time_us). */
+/* arch/x86_64/tsc.c: calibrate the TSC against the PIT once at boot; its
+ * rate in kHz (the LAPIC timer, CPUID, the RTC, arch_time_us). */
 void x86_tsc_calibrate(void);
+u64 x86_tsc_khz(void);
+static inline u64 rdtsc(void)
+{
+    u32 lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return ((u64)hi << 32) | lo;
+}
 /* arch/x86_64/stackguard.c: IST stack top for cpu; unmap the guard page
  * below cpu's stack; report a fault in a guard page (true when it was). */
 u64 x86_ist_top(u32 cpu);
