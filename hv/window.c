@@ -200,6 +200,40 @@ s64 pool_call(struct partition *p, u64 nr, u64 off, u64 size)
     return e;
 }
 
+/* A restart gives the partition its pool back as at boot: every range it
+ * had taken is unmapped through the writer path (grace period and TLB flush
+ * included, like a GIVE) and scrubbed, so the new run can take it again and
+ * never sees the previous run's contents. */
+void pool_reset(struct partition *p)
+{
+    if (!p->pool_size || !arch_runtime_maps())
+        return;
+    u32 ids[PART_MAX_SLOTS];
+    u64 offs[PART_MAX_SLOTS], sizes[PART_MAX_SLOTS];
+    u32 n = 0;
+    lock(p);
+    epoch_read_lock(p->mem.epoch);
+    const struct memslot_set *set = memslot_current(&p->mem);
+    for (u32 i = 0; set && i < set->nr && n < PART_MAX_SLOTS; i++) {
+        const struct memslot *m = &set->slot[i];
+        if (m->id < POOL_SLOT_BASE)
+            continue;
+        ids[n] = m->id;
+        offs[n] = (m->gfn << PAGE_SHIFT) - p->pool_gpa;
+        sizes[n] = m->npages << PAGE_SHIFT;
+        n++;
+    }
+    epoch_read_unlock(p->mem.epoch);
+    for (u32 i = 0; i < n; i++) {
+        u64 t0 = arch_timestamp();
+        if (memslot_delete(&p->mem, ids[i]) != MEMSLOT_OK)
+            continue; /* cannot happen under the lock: the slot was just seen */
+        memset((void *)(uintptr_t)(p->pool_hpa + offs[i]), 0, sizes[i]);
+        count_change(p, t0);
+    }
+    unlock(p);
+}
+
 /* The caller's attached window on channel c, or NULL. */
 static struct part_region *own_window(struct partition *p, u64 c)
 {

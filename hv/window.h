@@ -7,8 +7,10 @@
  * configuration gives that member "rw". Pool: a partition with pool-address
  * and pool-size maps (TAKE) and unmaps (GIVE) ranges of frames set aside for
  * it at boot; a given-back range is unmapped, flushed and zeroed before the
- * call returns. Doorbells: a polled pending mask per partition and channel
- * (no virtual interrupt yet). Each returns HC_OK / a count or an HC_E_*. */
+ * call returns; a restart gives every taken range back (pool_reset).
+ * Doorbells: a pending mask per partition and channel, polled, and raised
+ * as a virtual interrupt when it becomes non-empty. Each returns HC_OK / a
+ * count or an HC_E_*. */
 #ifndef BULKHEAD_WINDOW_H
 #define BULKHEAD_WINDOW_H
 
@@ -18,6 +20,8 @@ struct partition;
 
 s64 window_call(struct partition *caller, u64 nr, u64 channel, u64 target, u64 a2, u64 a3);
 s64 pool_call(struct partition *p, u64 nr, u64 off, u64 size);
+/* At a restart: give back every pool range the partition had taken. */
+void pool_reset(struct partition *p);
 s64 doorbell_call(struct partition *p, u64 nr, u64 channel);
 s64 free_frames_call(struct partition *p);
 s64 map_stats_call(struct partition *caller, u64 target, u64 gpa, u64 size);

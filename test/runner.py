@@ -343,6 +343,14 @@ def check_output(s, text, rc):
         for a, b in zip(ms, ms[1:]):
             if not all(y > x for x, y in zip(a, b)):
                 problems.append(f"/{pat}/: counts {a} then {b} do not all rise")
+    # "expect_same": {regex with groups: minimum matches}: every match must
+    # capture the same values (e.g. a free-memory figure at each restart).
+    for pat, n in s.get("expect_same", {}).items():
+        ms = [m.groups() for m in re.finditer(pat, text, re.M)]
+        if len(ms) < n:
+            problems.append(f"/{pat}/ seen {len(ms)} times, expected at least {n}")
+        elif any(g != ms[0] for g in ms):
+            problems.append(f"/{pat}/: values differ between matches: {ms}")
     for pat in s.get("reject", []) + ([] if s.get("allow_default_reject") else DEFAULT_REJECT):
         m = re.search(pat, text, re.M)
         if m:

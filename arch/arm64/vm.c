@@ -17,6 +17,7 @@
 #include "../../hv/arch.h"
 #include "../../hv/console.h"
 #include "../../hv/epoch.h"
+#include "../../hv/window.h"
 #include "../../hv/format.h"
 #include "../../hv/hypercall.h"
 #include "../../hv/smp.h"
@@ -783,7 +784,10 @@ static bool start_guest(struct vcpu_run *v, bool restart)
     struct partition *p = v->p;
     struct a64_part *ap = v->ap;
     if (restart) {
-        /* Same frames, fresh contents: nothing is allocated for a restart. */
+        /* Same frames, fresh contents: nothing is allocated for a restart;
+         * the pool is given back first, so the count is as at the first start. */
+        partition_reset_memory(p);
+        pool_reset(p);
         char what[32];
         if (ap->req_counted)
             bh_snprintf(what, sizeof(what), "restart %u", p->restarts);
@@ -793,7 +797,6 @@ static bool start_guest(struct vcpu_run *v, bool restart)
                     "start (%llu KiB)\n",
                     p->name, what, (unsigned long long)(frames_global()->free_bytes >> 10),
                (unsigned long long)(free_at_start[p->index] >> 10));
-        partition_reset_memory(p);
     }
     if (!arch_partition_load(p, err, sizeof(err))) {
         printk("partition %s: cannot load its kernel '%s': %s\n", p->name, p->cfg->kernel, err);

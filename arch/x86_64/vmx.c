@@ -17,6 +17,7 @@
 #include "../../hv/arch.h"
 #include "../../hv/console.h"
 #include "../../hv/epoch.h"
+#include "../../hv/window.h"
 #include "../../hv/format.h"
 #include "../../hv/hypercall.h"
 #include "../../hv/partition.h"
@@ -1328,12 +1329,14 @@ static bool start_guest(struct vcpu *v, bool restart)
 {
     char err[160];
     if (restart) {
-        /* Same frames, fresh contents: nothing is allocated for a restart. */
+        /* Same frames, fresh contents: nothing is allocated for a restart;
+         * the pool is given back first, so the count is as at the first start. */
+        partition_reset_memory(v->p);
+        pool_reset(v->p);
         part_printk(v->p, "partition %s: restart %u: hypervisor free memory %llu KiB, as at the first "
                "start (%llu KiB)\n",
                v->p->name, v->p->restarts, (unsigned long long)(frames_global()->free_bytes >> 10),
                (unsigned long long)(free_at_start[v->p->index] >> 10));
-        partition_reset_memory(v->p);
         memset(v->xp->port_logged, 0, sizeof(v->xp->port_logged));
     }
     /* ACPI tables at 0xe0000 first: a kernel image loaded over them wins. */
