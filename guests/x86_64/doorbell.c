@@ -51,6 +51,34 @@ static void fail(const char *what, uint32_t got, uint32_t want)
     gprintf("doorbell: FAIL %s: %u, expected %u\n", what, got, want);
 }
 
+/* pool=ADDR (waiter): 8 KiB of the pool are taken and filled before the
+ * triple fault; after the restart TAKE must succeed again and hand out
+ * zeroed memory (the restart gave the pool back as at boot). */
+#ifndef HC_POOL_TAKE
+#define HC_POOL_TAKE 10
+#endif
+#define POOL_BYTES 0x2000u
+static uint32_t pool_addr;
+
+static bool pool_take_check(const char *when)
+{
+    int32_t r = hypercall(HC_POOL_TAKE, 0, POOL_BYTES, 0, 0);
+    if (r != 0) {
+        fail(when, (uint32_t)r, 0);
+        return false;
+    }
+    volatile uint32_t *pp = (volatile uint32_t *)(uintptr_t)pool_addr;
+    uint32_t nonzero = 0;
+    for (uint32_t i = 0; i < POOL_BYTES / 4; i++) {
+        if (pp[i])
+            nonzero++;
+        pp[i] = 0xb0b00000u | i;
+    }
+    if (nonzero)
+        fail("non-zero words in a freshly taken pool range", nonzero, 0);
+    return !nonzero;
+}
+
 void irq_handler(uint32_t vec);
 void irq_handler(uint32_t vec)
 {
@@ -179,6 +207,8 @@ static int waiter(uint32_t rounds)
     gprintf("doorbell: waiter: %s\n", failures ? "FAILED" : "PASSED");
     if (failures)
         return 1;
+    if (pool_addr && !pool_take_check("POOL_TAKE before the restart"))
+        return 1;
     S->reset_req = 1;
     while (!S->reset_rung)
         ;
@@ -206,6 +236,8 @@ static int waiter_after_restart(void)
         fail("other interrupts after the restart", others(), 0);
     gprintf("doorbell: waiter: after the restart %u interrupt(s) with vector %x, poll %d\n", hits[vf],
             vf, m);
+    if (pool_addr && pool_take_check("POOL_TAKE after the restart"))
+        gprintf("doorbell: waiter: after the restart the pool is taken again, zeroed\n");
     gprintf("doorbell: waiter: after the restart %s\n", failures ? "FAILED" : "PASSED");
     return failures ? 1 : 0;
 }
@@ -276,6 +308,7 @@ int guest_main(uint32_t magic, uint32_t info)
     part_info(&pi);
     setup();
     uint32_t rounds = cmdline_u32(cmd, "rounds", 100);
+    pool_addr = cmdline_u32(cmd, "pool", 0);
     if (cmdline_u32(cmd, "wait", 0))
         return pi.restarts ? waiter_after_restart() : waiter(rounds);
     return ringer(rounds);
