@@ -38,10 +38,12 @@ void arch_poweroff(void);
 /* Short busy delay. */
 void arch_udelay(u64 us);
 /* Monotonic microseconds (since some point at boot), comparable across CPUs
- * to a few microseconds; used for message rate limits. */
+ * to a few microseconds; used for message rate limits. Each arch derives it
+ * from the counter behind arch_timestamp. */
 u64 arch_time_us(void);
-/* A free-running timestamp for statistics (arm64: CNTPCT_EL0; x86: TSC) and
- * its frequency in Hz (0 when not known). */
+/* A free-running timestamp for statistics (arm64: CNTPCT_EL0; x86: the TSC)
+ * and its frequency in Hz (x86: calibrated against the PIT at boot; 0 would
+ * mean unknown). */
 u64 arch_timestamp(void);
 u64 arch_timestamp_hz(void);
 

@@ -62,13 +62,6 @@ void arch_stage2_unmap(struct partition *p, u64 gpa, u64 size)
     x86_ept_shootdown(p);
 }
 
-u64 arch_timestamp(void)
-{
-    u32 lo, hi;
-    __asm__ volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi)::"memory");
-    return ((u64)hi << 32) | lo;
-}
-
 /* A channel doorbell: vector CFG_X86_DOORBELL_VECTOR + channel in vCPU 0's
  * virtual LAPIC, its CPU kicked (hv/window.c calls this only when the
  * pending mask was empty). A stopped partition is not notified; a restart
@@ -92,11 +85,6 @@ bool arch_kick_cpu(unsigned cpu)
         return false;
     x86_kick_cpu_vec(cpu, X86_EPOCH_VECTOR);
     return true;
-}
-
-u64 arch_timestamp_hz(void)
-{
-    return 0; /* TSC frequency not calibrated */
 }
 
 /* The configuration check (hv/config_check.c) refuses pools over the same

@@ -1,6 +1,7 @@
 /* The TSC rate, measured once at boot against the PIT (arch_udelay): the
- * virtual LAPIC timer, CPUID's frequency leaves, the RTC and the microsecond
- * clock of the rate limits all use this one figure. */
+ * virtual LAPIC timer, CPUID's frequency leaves, the RTC, the microsecond
+ * clock of the rate limits and the statistics timestamps (arch_timestamp,
+ * arch_timestamp_hz) all use this one counter and this one figure. */
 #include "x86.h"
 #include "../../hv/arch.h"
 
@@ -25,4 +26,17 @@ u64 x86_tsc_khz(void)
 u64 arch_time_us(void)
 {
     return rdtsc() / tsc_per_us;
+}
+
+/* Statistics timestamps (hv/arch.h): the TSC, ordered after earlier loads. */
+u64 arch_timestamp(void)
+{
+    u32 lo, hi;
+    __asm__ volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi)::"memory");
+    return ((u64)hi << 32) | lo;
+}
+
+u64 arch_timestamp_hz(void)
+{
+    return tsc_khz * 1000;
 }
