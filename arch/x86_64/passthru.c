@@ -23,6 +23,7 @@
 #include "passthru.h"
 #include "vioapic.h"
 #include "x86.h"
+#include "../../hv/arch.h"
 #include "../../hv/config.h"
 #include "../../hv/console.h"
 #include "../../hv/format.h"
@@ -42,6 +43,7 @@ static struct pt_pin {
     u64 base;     /* host I/O APIC registers */
     u32 idx;      /* input of that I/O APIC */
     u64 rte;      /* as last written */
+    u32 cpu;      /* where its last interrupt arrived, +1 (0: none yet) */
 } pins[VIOAPIC_PINS];
 
 static void reg_write(u64 base, u32 reg, u32 val)
@@ -177,6 +179,9 @@ void x86_passthru_irq(u32 info)
     struct pt_pin *pp = &pins[gsi];
     struct partition *p = pp->owner;
     bool live = p && !__atomic_load_n(&p->stopped, __ATOMIC_ACQUIRE);
+    u32 cpu = arch_cpu_index();
+    bool moved = live && pp->cpu != cpu + 1, level = pp->rte & RTE_LEVEL;
+    pp->cpu = cpu + 1;
     /* A level line stays asserted until the guest services the device: no
      * more interrupts from it until the guest's EOI (sync unmasks). A pin
      * nobody can take any more is masked for good. */
@@ -185,6 +190,9 @@ void x86_passthru_irq(u32 info)
         pp->rte |= RTE_MASKED;
     }
     spin_unlock(&lock);
+    if (moved) /* the first, and after each re-route: where it is handled */
+        part_printk(p, "partition %s: GSI %u (%s) interrupts arrive on cpu %u\n", p->name, gsi,
+                    level ? "level" : "edge", cpu);
     if (live)
         x86_vioapic_line(p, gsi);
 }

@@ -5,6 +5,9 @@
  * edge-triggered and once level-triggered. It prints how many interrupts
  * came for how many bytes (one per byte plus the last, which switches the
  * interrupt off) and how many found the UART with no interrupt pending.
+ * With smp=1 it starts its second vCPU (INIT-SIPI-SIPI) and sends a third
+ * message with pin 3 pointing at that vCPU, then a fourth back at vCPU 0:
+ * each handler records which vCPU it ran on.
  * With vga=1 it also reads and writes the VGA text buffer at 0xb8000,
  * passed through as MMIO. The exit code is the number of failures. */
 #include "guest.h"
@@ -15,7 +18,8 @@
 #define PIN 3
 #define VEC 0x53
 
-static volatile uint32_t irqs, thre, spurious, sent;
+static volatile uint32_t irqs, thre, spurious, sent, on_cpu[2], ap_alive;
+uint32_t ap_stack_top;
 static volatile bool done;
 static const char *msg;
 static uint32_t msg_len;
@@ -46,6 +50,7 @@ void irq_handler(void);
 void irq_handler(void)
 {
     irqs++;
+    on_cpu[(*(volatile uint32_t *)(APIC + 0x20) >> 24) & 1]++;
     uint8_t iir = inb(COM2 + 2);
     if (iir & 1) {
         spurious++;
@@ -102,14 +107,15 @@ static void check(const char *what, bool ok)
     gprintf("serialirq: %s %s\n", ok ? "ok  " : "FAIL", what);
 }
 
-/* Send text through COM2 with pin 3 programmed edge- or level-triggered. */
-static void send(const char *name, const char *text, bool level)
+/* Send text through COM2 with pin 3 programmed edge- or level-triggered,
+ * to the vCPU with APIC ID dest. */
+static void send(const char *name, const char *text, bool level, uint32_t dest)
 {
     msg = text;
     msg_len = (uint32_t)strlen(text);
-    irqs = thre = spurious = sent = 0;
+    irqs = thre = spurious = sent = on_cpu[0] = on_cpu[1] = 0;
     done = false;
-    ioapic_wr(0x11 + 2 * PIN, 0);                                /* destination APIC ID 0 */
+    ioapic_wr(0x11 + 2 * PIN, dest << 24);                       /* physical destination */
     ioapic_wr(0x10 + 2 * PIN, VEC | (level ? 1u << 15 : 0));     /* fixed, active high, unmasked */
     outb(COM2 + 1, 0x02);                                        /* IER: transmitter empty */
     uint64_t end = rdtsc() + khz * 5000;
@@ -121,8 +127,8 @@ static void send(const char *name, const char *text, bool level)
         __asm__ volatile("sti; pause; cli");
     uint32_t rte = ioapic_rd(0x10 + 2 * PIN);
     ioapic_wr(0x10 + 2 * PIN, VEC | (1u << 16));                  /* masked */
-    gprintf("serialirq: %s: %u interrupts for %u bytes, %u with nothing pending\n", name, irqs,
-            sent, spurious);
+    gprintf("serialirq: %s: %u interrupts for %u bytes, %u with nothing pending, %u on vCPU 0, "
+            "%u on vCPU 1\n", name, irqs, sent, spurious, on_cpu[0], on_cpu[1]);
     char what[64] = "";
     size_t n = strlen(name);
     memcpy(what, name, n);
@@ -130,6 +136,57 @@ static void send(const char *name, const char *text, bool level)
     check(what, done && sent == msg_len);
     memcpy(what + n, ": remote IRR clear after the EOIs", 34);
     check(what, !(rte & (1u << 14)));
+}
+
+/* Real-mode trampoline for the second vCPU at 0x8000 (SIPI vector 8): our
+ * GDT, protected mode, then ap_main on its own stack. */
+extern char ap_tramp[], ap_tramp_end[], ap_gdtr[];
+__asm__(".text\n.code16\n.globl ap_tramp\nap_tramp:\n"
+        "  cli\n  movw %cs, %ax\n  movw %ax, %ds\n"
+        "  lgdtl (ap_gdtr - ap_tramp)\n"
+        "  movl %cr0, %eax\n  orl $1, %eax\n  movl %eax, %cr0\n"
+        "  ljmpl $0x10, $ap_entry32\n"
+        ".globl ap_gdtr\nap_gdtr:\n  .word 0\n  .long 0\n"
+        ".globl ap_tramp_end\nap_tramp_end:\n"
+        ".code32\n"
+        "ap_entry32:\n  movw $0x18, %ax\n  movw %ax, %ds\n  movw %ax, %es\n  movw %ax, %ss\n"
+        "  movl ap_stack_top, %esp\n  call ap_main\n1: cli\n  hlt\n  jmp 1b\n");
+
+static uint8_t ap_stack[4096] __attribute__((aligned(16)));
+
+/* The second vCPU takes interrupts, halted, for as long as the guest runs. */
+void ap_main(void);
+void ap_main(void)
+{
+    __asm__ volatile("lidt %0" ::"m"(idtr));
+    apic_wr(0xf0, 0x1ff);
+    ap_alive = 1;
+    for (;;)
+        __asm__ volatile("sti; hlt");
+}
+
+static void delay_ms(uint32_t ms)
+{
+    uint64_t end = rdtsc() + khz * ms;
+    while (rdtsc() < end)
+        __asm__ volatile("pause");
+}
+
+static bool start_ap(void)
+{
+    memcpy(ap_gdtr, &gdtr, 6);
+    memcpy((void *)0x8000, ap_tramp, (uint32_t)(ap_tramp_end - ap_tramp));
+    ap_stack_top = (uint32_t)(uintptr_t)(ap_stack + sizeof(ap_stack));
+    apic_wr(0x310, 1u << 24);
+    apic_wr(0x300, 0x4500); /* INIT */
+    delay_ms(10);
+    apic_wr(0x300, 0x0600 | (0x8000 >> 12)); /* STARTUP, vector 8 */
+    delay_ms(1);
+    apic_wr(0x300, 0x0600 | (0x8000 >> 12));
+    uint64_t end = rdtsc() + khz * 5000;
+    while (!ap_alive && rdtsc() < end)
+        __asm__ volatile("pause");
+    return ap_alive;
 }
 
 static void vga_test(void)
@@ -192,8 +249,18 @@ int guest_main(uint32_t magic, uint32_t info)
     (void)inb(COM2 + 5);
     (void)inb(COM2 + 2);
 
-    send("edge", "edge: interrupt-driven hello from a partition\n", false);
-    send("level", "level: interrupt-driven hello from a partition\n", true);
+    send("edge", "edge: interrupt-driven hello from a partition\n", false, 0);
+    send("level", "level: interrupt-driven hello from a partition\n", true, 0);
+    if (cmdline_u32(cmd, "smp", 0)) {
+        bool up = start_ap();
+        check("second vCPU started", up);
+        if (up) {
+            send("level to vCPU 1", "to vCPU 1: level\n", true, 1);
+            check("level to vCPU 1: handled there", on_cpu[1] == irqs && irqs > 0);
+            send("edge to vCPU 0", "back to vCPU 0: edge\n", false, 0);
+            check("edge to vCPU 0: handled there", on_cpu[0] == irqs && irqs > 0);
+        }
+    }
     if (cmdline_u32(cmd, "vga", 0))
         vga_test();
     gprintf("serialirq: %u failed\n", failed);
