@@ -109,12 +109,14 @@ bool x86_passthru_prepare(struct partition *p, char *err, size_t errlen)
                         VIOAPIC_PINS - 1);
             return false;
         }
-        if (apic_id_of(c->cpus[0]) > 255) {
-            bh_snprintf(err, errlen, "interrupt %u: CPU %u has APIC ID %llu, beyond the I/O "
-                                     "APIC's 8-bit destination", gsi, c->cpus[0],
-                        (unsigned long long)apic_id_of(c->cpus[0]));
-            return false;
-        }
+        /* Any of the partition's CPUs may become the destination. */
+        for (u32 k = 0; k < c->ncpus; k++)
+            if (apic_id_of(c->cpus[k]) > 255) {
+                bh_snprintf(err, errlen, "interrupt %u: CPU %u has APIC ID %llu, beyond the I/O "
+                                         "APIC's 8-bit destination", gsi, c->cpus[k],
+                            (unsigned long long)apic_id_of(c->cpus[k]));
+                return false;
+            }
         spin_lock(&lock);
         struct pt_pin *pp = &pins[gsi];
         struct partition *other = pp->owner && pp->owner != p ? pp->owner : NULL;
@@ -160,6 +162,8 @@ void x86_vioapic_passthru_sync(void *owner, u32 pin, u64 rte, bool asserted)
     bool masked = (rte & RTE_MASKED) || (mode != 0 && mode != 1 && mode != 4) ||
                   (level && ((rte & RTE_RIRR) || asserted));
     u32 cpu = x86_vioapic_target_cpu(p, (u32)(rte >> 56), rte & RTE_LOGICAL);
+    if (apic_id_of(cpu) > 255) /* refused by prepare: never another CPU */
+        cpu = p->cfg->cpus[0];
     u64 host = (X86_PASSTHRU_VECTOR + pin) | (rte & (RTE_LEVEL | RTE_LOW_POL)) |
                (masked ? RTE_MASKED : 0) | (apic_id_of(cpu) << 56);
     spin_lock(&lock);
