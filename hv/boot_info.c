@@ -26,6 +26,30 @@ bool bi_add_mem(struct boot_info *bi, u64 base, u64 size, u32 type)
     return true;
 }
 
+bool bi_add_ioapic(struct boot_info *bi, u64 base, u32 id, u32 gsi_base, u32 npins)
+{
+    if (bi->nioapics >= BI_MAX_IOAPICS || npins == 0)
+        return false;
+    bi->ioapics[bi->nioapics++] = (struct ioapic_desc){ base, id, gsi_base, npins };
+    return true;
+}
+
+const struct ioapic_desc *bi_ioapic_of(const struct boot_info *bi, u32 gsi)
+{
+    for (u32 i = 0; i < bi->nioapics; i++)
+        if (gsi >= bi->ioapics[i].gsi_base && gsi - bi->ioapics[i].gsi_base < bi->ioapics[i].npins)
+            return &bi->ioapics[i];
+    return NULL;
+}
+
+bool bi_add_reserved_irq(struct boot_info *bi, u32 irq, const char *what)
+{
+    if (bi->nirq_rsv >= BI_MAX_IRQ_RSV)
+        return false;
+    bi->irq_rsv[bi->nirq_rsv++] = (struct irq_rsv){ irq, what };
+    return true;
+}
+
 static bool is_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';

@@ -13,6 +13,8 @@
 #define BI_CMDLINE_MAX 256
 #define BI_MAX_CPUS 64
 #define BI_MAX_PORT_RSV 48
+#define BI_MAX_IOAPICS 8
+#define BI_MAX_IRQ_RSV 16
 
 enum mem_type {
     MEM_USABLE = 1,
@@ -34,6 +36,22 @@ struct mem_range {
 struct port_range {
     u32 base;
     u32 count;
+    const char *what;
+};
+
+/* x86: an I/O APIC from the MADT (or the host checker's model). Its inputs
+ * are GSIs gsi_base .. gsi_base + npins - 1. */
+struct ioapic_desc {
+    u64 base;
+    u32 id;
+    u32 gsi_base;
+    u32 npins;
+};
+
+/* An interrupt (x86 GSI) the hypervisor or the platform keeps: never
+ * granted to a partition. `what` names it in refusals. */
+struct irq_rsv {
+    u32 irq;
     const char *what;
 };
 
@@ -67,6 +85,10 @@ struct boot_info {
     u32 guest_phys_bits;
     u32 nports_rsv;
     struct port_range ports_rsv[BI_MAX_PORT_RSV]; /* ports no partition may be given */
+    u32 nioapics;
+    struct ioapic_desc ioapics[BI_MAX_IOAPICS];   /* x86: the machine's I/O APICs */
+    u32 nirq_rsv;
+    struct irq_rsv irq_rsv[BI_MAX_IRQ_RSV];      /* interrupts no partition may be given */
 
     u64 acpi_rsdp;      /* physical address of a copy of the RSDP, 0 if none */
     u8 acpi_rsdp_copy[36]; /* the RSDP as the boot loader gave it */
@@ -86,6 +108,12 @@ bool bi_add_reserved(struct boot_info *bi, u64 base, u64 size, const char *what)
  * range is empty or beyond 0xffff. */
 bool bi_add_reserved_ports(struct boot_info *bi, u32 base, u32 count, const char *what);
 bool bi_add_mem(struct boot_info *bi, u64 base, u64 size, u32 type);
+/* x86: add an I/O APIC; false when the table is full or npins is 0. */
+bool bi_add_ioapic(struct boot_info *bi, u64 base, u32 id, u32 gsi_base, u32 npins);
+/* The I/O APIC whose inputs include gsi (its pin: gsi - gsi_base), or NULL. */
+const struct ioapic_desc *bi_ioapic_of(const struct boot_info *bi, u32 gsi);
+/* Add an interrupt no partition may be given; false when the table is full. */
+bool bi_add_reserved_irq(struct boot_info *bi, u32 irq, const char *what);
 /* Add a module, splitting "name args..." into name and args. */
 enum bi_mod_err { BI_MOD_OK = 0, BI_MOD_FULL, BI_MOD_NONAME, BI_MOD_NAMELONG };
 enum bi_mod_err bi_add_module(struct boot_info *bi, u64 base, u64 size, const char *str, size_t len);

@@ -5,7 +5,7 @@
 #include "format.h"
 #include "string.h"
 
-#define X86_MAX_GSI 255u        /* interrupts a partition may own on x86_64 */
+#define X86_VIOAPIC_PINS 24u    /* a partition's virtual I/O APIC (arch/x86_64/vioapic.h) */
 #define ARM64_SPI_FIRST 32u     /* shared peripheral interrupts on arm64 (GICv3) */
 #define ARM64_SPI_LAST 1019u
 
@@ -288,6 +288,19 @@ static void check_guest_space(struct vctx *v, u32 pi)
                  (unsigned long long)pt->pool_guest, last(pt->pool_guest, pt->pool_size),
                  x86_dev[d].what, (unsigned long long)x86_dev[d].base,
                  last(x86_dev[d].base, x86_dev[d].size));
+    /* A pass-through range there would hide the emulated device (its EPT
+     * trap) or the ACPI tables the hypervisor writes into the guest. */
+    for (u32 j = 0; x86 && j < pt->nmmio; j++) {
+        const struct cfg_mmio *m = &pt->mmio[j];
+        for (u32 d = 0; d < ARRAY_SIZE(x86_dev); d++)
+            if (overlaps(m->guest, m->size, x86_dev[d].base, x86_dev[d].size)) {
+                verr(v, m->node, "guest-address",
+                     "guest range 0x%llx-0x%llx covers the partition's %s at 0x%llx-0x%llx",
+                     (unsigned long long)m->guest, last(m->guest, m->size), x86_dev[d].what,
+                     (unsigned long long)x86_dev[d].base, last(x86_dev[d].base, x86_dev[d].size));
+                break;
+            }
+    }
     bool arm64 = v->bi->arch && strcmp(v->bi->arch, "arm64") == 0;
     u64 gicr_size = (u64)pt->ncpus * CFG_ARM64_VGICR_STRIDE;
     for (u32 i = 0; arm64 && i < n; i++) {
@@ -419,11 +432,35 @@ static void check_devices(struct vctx *v, bool x86, bool arm64)
 
         for (u32 j = 0; j < pt->nirqs; j++) {
             u32 irq = pt->irqs[j];
-            if (x86 && irq > X86_MAX_GSI) {
-                verr(v, pt->node, "interrupts", "interrupt %u is not a valid x86_64 GSI (0-%u)",
-                     irq, X86_MAX_GSI);
+            if (x86 && !bi_ioapic_of(bi, irq)) {
+                if (!bi->nioapics)
+                    verr(v, pt->node, "interrupts",
+                         "interrupt %u cannot be passed through: the machine has no I/O APIC",
+                         irq);
+                else
+                    verr(v, pt->node, "interrupts",
+                         "interrupt %u is not an input of the machine's I/O APIC%s (GSIs %u-%u%s)",
+                         irq, bi->nioapics > 1 ? "s" : "", bi->ioapics[0].gsi_base,
+                         bi->ioapics[0].gsi_base + bi->ioapics[0].npins - 1,
+                         bi->nioapics > 1 ? " and more" : "");
                 continue;
             }
+            if (x86 && irq >= X86_VIOAPIC_PINS) {
+                verr(v, pt->node, "interrupts",
+                     "interrupt %u is beyond the partition's virtual I/O APIC (GSIs 0-%u)", irq,
+                     X86_VIOAPIC_PINS - 1);
+                continue;
+            }
+            bool kept = false;
+            for (u32 r = 0; x86 && r < bi->nirq_rsv && !kept; r++)
+                if (bi->irq_rsv[r].irq == irq) {
+                    verr(v, pt->node, "interrupts",
+                         "interrupt %u is %s: the hypervisor keeps it, it is never granted", irq,
+                         bi->irq_rsv[r].what);
+                    kept = true;
+                }
+            if (kept)
+                continue;
             if (arm64 && (irq < ARM64_SPI_FIRST || irq > ARM64_SPI_LAST)) {
                 verr(v, pt->node, "interrupts",
                      "interrupt %u is not a shared peripheral interrupt (arm64 SPIs are %u-%u)",
@@ -551,11 +588,6 @@ u32 cfg_validate(struct config *cfg, const struct boot_info *bi, struct cfg_errl
                  "\"%s\" is an x86_64 boot protocol (arm64 partitions use \"linux-image\")",
                  cfg_boot_protocol_name(pt->boot));
 
-        /* The boot refuses these when it prepares the partition (arch/x86_64
-         * wires neither yet): say so here, so that "valid" means it boots. */
-        if (x86 && (pt->nmmio || pt->nirqs))
-            verr(&v, pt->node, pt->nmmio ? "mmio" : "interrupts",
-                 "pass-through MMIO ranges and interrupts are not supported on x86_64 yet");
         if (x86 && pt->outside_abort)
             verr(&v, pt->node, "outside-access",
                  "\"abort\" is arm64 only (an x86_64 partition's access outside its memory "

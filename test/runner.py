@@ -264,6 +264,7 @@ ata0-master: type=cdrom, path={iso}, status=inserted
 boot: cdrom
 clock: sync=none, time0=local
 com1: enabled=1, mode=file, dev={serial}
+{f"com2: enabled=1, mode=file, dev={os.path.join(workdir, 'com2.txt')}" if s.get('com2') else ''}
 log: {os.path.join(workdir, 'bochs.log')}
 panic: action=fatal
 speaker: enabled=0
@@ -389,6 +390,16 @@ def run_scenario(s, args, res):
     with open(log, "w") as fh:
         fh.write(text)
     problems = check_output(s, text, rc)
+    # "com2_expect": the exact bytes the guest sent out of the emulator's
+    # second UART (Bochs "com2": true writes them to com2.txt)
+    if "com2_expect" in s:
+        try:
+            with open(os.path.join(workdir, "com2.txt"), "rb") as fh:
+                got = fh.read().decode(errors="replace")
+        except OSError:
+            got = None
+        if got != s["com2_expect"]:
+            problems.append(f"COM2 output {got!r}, expected {s['com2_expect']!r}")
     if rc is None and not s.get("timeout_ok"):
         problems.insert(0, f"timed out after {timeout}s")
     ok = not problems

@@ -214,6 +214,9 @@ static void build_machine(struct boot_info *bi, const char *arch, unsigned ncpus
         bi_add_reserved(bi, 0x200000, 0x400000, "the hypervisor");
         /* The same fixed ports the boot refuses (the FADT's are machine-specific). */
         x86_reserve_ports(bi, X86_COM1);
+        /* The PC's one I/O APIC (QEMU and Bochs: 24 inputs at 0xfec00000);
+         * the boot reads the real ones from the MADT. */
+        bi_add_ioapic(bi, 0xfec00000, 0, 0, 24);
         if (guest_phys_bits)
             bi->guest_phys_bits = guest_phys_bits;
         mod_at = 0x1000000;

@@ -3,6 +3,7 @@
  * for power-off. Every table is length- and checksum-checked before use. */
 #include "x86.h"
 #include "ports.h"
+#include "passthru.h"
 #include "../../hv/console.h"
 #include "../../hv/format.h"
 #include "../../hv/string.h"
@@ -148,6 +149,24 @@ static void add_cpu(struct boot_info *bi, u32 apic_id, u32 bsp_id)
     bi->cpus[bi->ncpus++] = (struct cpu_desc){ .hwid = apic_id, .boot = false };
 }
 
+/* An I/O APIC entry: its inputs from its version register; its registers
+ * are the hypervisor's (x86_reserve_ports reserves the usual page). */
+static void add_ioapic(struct boot_info *bi, u32 id, u32 base, u32 gsi_base)
+{
+    if (base & 0xfff || !x86_phys_mapped(base, PAGE_SIZE)) {
+        printk("acpi: I/O APIC %u at %#x is not a mapped page address; ignored\n", id, base);
+        return;
+    }
+    u32 n = x86_ioapic_pins(base);
+    if (!n || !bi_add_ioapic(bi, base, id, gsi_base, n)) {
+        printk("acpi: I/O APIC %u at %#x: %s; its interrupts cannot be passed through\n", id,
+               base, n ? "too many I/O APICs" : "no answer from its version register");
+        return;
+    }
+    if (base != 0xfec00000u)
+        bi_add_reserved(bi, base, PAGE_SIZE, "an I/O APIC (the hypervisor's)");
+}
+
 static void parse_madt(struct boot_info *bi, u32 bsp_id)
 {
     const struct sdt_hdr *m = find_table("APIC");
@@ -173,6 +192,8 @@ static void parse_madt(struct boot_info *bi, u32 bsp_id)
             u32 flags = *(const u32 *)(e + 8);
             if (flags & 1)
                 add_cpu(bi, id, bsp_id);
+        } else if (type == 1 && len >= 12) {
+            add_ioapic(bi, e[2], *(const u32 *)(e + 4), *(const u32 *)(e + 8));
         } else if (type == 5 && len >= 12) {
             lapic_phys = *(const u64 *)(e + 4);
         }

@@ -15,6 +15,9 @@
 #define EPT_W 2ULL
 #define EPT_X 4ULL
 #define EPT_WB (6ULL << 3)
+/* Pass-through device memory: type UC (0) and "ignore PAT", so the guest's
+ * PAT cannot make device registers cacheable (SDM 29.3.7.2). */
+#define EPT_UC_IPAT (1ULL << 6)
 #define EPT_LARGE (1ULL << 7)
 #define EPT_ADDR 0x000ffffffffff000ULL
 #define EPT_MAX_TABLES 512

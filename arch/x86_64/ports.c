@@ -47,6 +47,20 @@ void x86_reserve_ports(struct boot_info *bi, u32 console_port)
         bi_add_reserved_ports(bi, fixed[i].base, fixed[i].count, fixed[i].what);
     if (console_port)
         bi_add_reserved_ports(bi, console_port, 8, "the hypervisor's console UART");
+    /* Interrupts (GSIs, ISA identity) of the devices above: a partition
+     * that cannot reach the device has no use for its line, and the
+     * console's would let it see (and, level-programmed, hold off) the
+     * hypervisor's own UART. */
+    bi_add_reserved_irq(bi, 0, "the 8259 PICs' ExtINT input (the hypervisor keeps the PICs "
+                               "masked)");
+    bi_add_reserved_irq(bi, 1, "the keyboard controller's interrupt (the hypervisor keeps the "
+                               "controller, it resets the machine)");
+    bi_add_reserved_irq(bi, 2, "the PIT's interrupt (the hypervisor keeps the PIT)");
+    if (console_port == 0x3f8)
+        bi_add_reserved_irq(bi, 4, "the interrupt of the hypervisor's console UART (COM1)");
+    bi_add_reserved_irq(bi, 8, "the RTC's interrupt (the hypervisor keeps the RTC/CMOS)");
+    bi_add_reserved_irq(bi, 12, "the keyboard controller's mouse interrupt (the hypervisor keeps "
+                                "the controller)");
 }
 
 static u32 rd32(const u8 *p)
@@ -79,6 +93,9 @@ void x86_reserve_fadt_ports(struct boot_info *bi, const u8 *fadt, u32 len)
     };
     if (!fadt || len < 94)
         return;
+    u32 sci = (u32)fadt[46] | ((u32)fadt[47] << 8);
+    if (sci)
+        bi_add_reserved_irq(bi, sci, "the ACPI SCI (FADT), whose registers the hypervisor keeps");
     u32 smi = rd32(fadt + 48);
     if (smi)
         bi_add_reserved_ports(bi, smi, 1, "the ACPI SMI command port (FADT)");

@@ -4,6 +4,7 @@
  * does not answer in time is reported and boot goes on without it. */
 #include "x86.h"
 #include "ports.h"
+#include "passthru.h"
 #include "../../hv/arch.h"
 #include "../../hv/console.h"
 #include "../../hv/hv.h"
@@ -45,6 +46,7 @@ bool arch_platform_init(struct boot_info *bi, char *err, size_t errlen)
     x86_tsc_calibrate();
     bool ok = x86_acpi_init(bi, err, errlen);
     quiesce_interrupts(true);
+    x86_passthru_init(bi);
     return ok;
 }
 

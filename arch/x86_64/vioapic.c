@@ -1,12 +1,15 @@
 /* Virtual I/O APIC (see vioapic.h). Register layout from the Intel 82093AA
- * data sheet: IOREGSEL at 0x00, IOWIN at 0x10, EOI at 0x40; registers 0x00
- * ID, 0x01 version (max redirection entry in bits 23:16), 0x02 arbitration,
- * 0x10 + 2n / 0x11 + 2n redirection entry n (low / high dword). */
+ * data sheet and the version-0x20 I/O APICs: IOREGSEL at 0x00, IOWIN at
+ * 0x10, EOI at 0x40; registers 0x00 ID, 0x01 version (max redirection entry
+ * in bits 23:16), 0x02 arbitration, 0x10 + 2n / 0x11 + 2n redirection entry
+ * n (low / high dword). */
 #include "vioapic.h"
 #include "../../hv/string.h"
 
 #define RTE_MASKED (1ULL << 16)
-#define RTE_RO ((1ULL << 12) | (1ULL << 14)) /* delivery status, remote IRR */
+#define RTE_LEVEL (1ULL << 15)
+#define RTE_RIRR (1ULL << 14)
+#define RTE_RO ((1ULL << 12) | RTE_RIRR) /* delivery status, remote IRR */
 
 void vioapic_reset(struct vioapic *io, u32 id)
 {
@@ -14,6 +17,13 @@ void vioapic_reset(struct vioapic *io, u32 id)
     io->id = id;
     for (u32 i = 0; i < VIOAPIC_PINS; i++)
         io->redir[i] = RTE_MASKED;
+}
+
+/* A pass-through pin's entry or state changed: the host pin follows. */
+static void sync(struct vioapic *io, void *owner, u32 pin)
+{
+    if (io->passthru & (1u << pin))
+        x86_vioapic_passthru_sync(owner, pin, io->redir[pin], io->level & (1u << pin));
 }
 
 static void deliver(struct vioapic *io, void *owner, u32 pin)
@@ -24,7 +34,16 @@ static void deliver(struct vioapic *io, void *owner, u32 pin)
     u32 mode = (u32)(e >> 8) & 7;
     if (mode != 0 && mode != 1 && mode != 4)
         return; /* SMI, INIT, ExtINT and reserved modes are not delivered */
-    x86_vioapic_deliver(owner, (u32)(e >> 56), e & (1ULL << 11), mode, (u32)e & 0xff);
+    /* Level-triggered fixed/lowest-priority: one delivery until the EOI
+     * of its vector clears remote IRR (NMI is edge whatever the entry says). */
+    bool level = (e & RTE_LEVEL) && mode != 4;
+    if (level) {
+        if (e & RTE_RIRR)
+            return;
+        io->redir[pin] = e | RTE_RIRR;
+        io->delivered++;
+    }
+    x86_vioapic_deliver(owner, (u32)(e >> 56), e & (1ULL << 11), mode, (u32)e & 0xff, level);
 }
 
 void vioapic_set_irq(struct vioapic *io, void *owner, u32 pin, bool level)
@@ -36,8 +55,31 @@ void vioapic_set_irq(struct vioapic *io, void *owner, u32 pin, bool level)
         io->level |= 1u << pin;
     else
         io->level &= ~(1u << pin);
-    if (level && !was)
+    /* Edge: a rising edge delivers. Level: an asserted line delivers unless
+     * remote IRR says the last delivery is not EOIed yet. */
+    if (level && (!was || (io->redir[pin] & RTE_LEVEL)))
         deliver(io, owner, pin);
+    sync(io, owner, pin);
+}
+
+u32 vioapic_eoi(struct vioapic *io, void *owner, u32 vector)
+{
+    u32 hit = 0;
+    for (u32 pin = 0; pin < VIOAPIC_PINS; pin++) {
+        u64 e = io->redir[pin];
+        if (!(e & RTE_LEVEL) || !(e & RTE_RIRR) || (e & 0xff) != (vector & 0xff))
+            continue;
+        io->redir[pin] = e & ~RTE_RIRR;
+        hit |= 1u << pin;
+        if (io->passthru & (1u << pin))
+            /* The host pin, unmasked again by sync, tells whether the
+             * device still holds its line: it interrupts again if so. */
+            io->level &= ~(1u << pin);
+        else if (io->level & (1u << pin))
+            deliver(io, owner, pin); /* still asserted: deliver again */
+        sync(io, owner, pin);
+    }
+    return hit;
 }
 
 bool vioapic_mmio(struct vioapic *io, void *owner, u32 off, bool write, u32 *val)
@@ -51,8 +93,10 @@ bool vioapic_mmio(struct vioapic *io, void *owner, u32 off, bool write, u32 *val
             *val = io->sel;
         return true;
     }
-    if (off == 0x40) { /* EOI register: nothing has remote IRR set */
-        if (!write)
+    if (off == 0x40) { /* EOI register (version 0x20): clears remote IRR of that vector */
+        if (write)
+            vioapic_eoi(io, owner, *val & 0xff);
+        else
             *val = 0;
         return true;
     }
@@ -85,11 +129,18 @@ bool vioapic_mmio(struct vioapic *io, void *owner, u32 off, bool write, u32 *val
             e = (e & 0xffffffffULL) | ((u64)(*val & 0xff000000u) << 32);
         else
             e = (e & (0xffffffff00000000ULL | RTE_RO)) | ((u64)*val & 0x1ffffULL & ~RTE_RO);
+        if (!(e & RTE_LEVEL)) {
+            e &= ~RTE_RIRR; /* edge: nothing awaits an EOI */
+            if (io->passthru & (1u << pin))
+                io->level &= ~(1u << pin); /* no host line state is kept for edge pins */
+        }
         bool unmasked = (io->redir[pin] & RTE_MASKED) && !(e & RTE_MASKED);
         io->redir[pin] = e;
-        /* an asserted pin that gets unmasked delivers (as if its edge came now) */
-        if (unmasked && (io->level & (1u << pin)))
+        /* An asserted pin that gets unmasked delivers (as if its edge came
+         * now); an asserted level pin delivers whenever remote IRR is clear. */
+        if ((io->level & (1u << pin)) && (unmasked || (e & RTE_LEVEL)))
             deliver(io, owner, pin);
+        sync(io, owner, pin);
     }
     return true;
 }

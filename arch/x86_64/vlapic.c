@@ -110,19 +110,34 @@ void vlapic_accept(struct vlapic *l, u32 vec)
 
 void vlapic_post(struct vlapic *l, u32 vec)
 {
+    vlapic_post_trig(l, vec, false);
+}
+
+void vlapic_post_trig(struct vlapic *l, u32 vec, bool level)
+{
     vec &= 0xff;
     if (vec < 16) {
         l->esr |= 1u << 6; /* received illegal vector (only this CPU reads esr) */
         return;
     }
+    /* TMR before IRR: the vector is never taken with a stale trigger mode. */
+    if (level)
+        __atomic_fetch_or(&l->tmr[vec / 32], 1u << (vec % 32), __ATOMIC_ACQ_REL);
+    else
+        __atomic_fetch_and(&l->tmr[vec / 32], ~(1u << (vec % 32)), __ATOMIC_ACQ_REL);
     __atomic_fetch_or(&l->irr[vec / 32], 1u << (vec % 32), __ATOMIC_ACQ_REL);
 }
 
+/* EOI of the highest in-service vector; a level-triggered one (TMR) is
+ * broadcast to the partition's I/O APIC (SDM 11.8.5). */
 static void eoi(struct vlapic *l)
 {
     int v = highest(l->isr);
-    if (v >= 0)
-        l->isr[v / 32] &= ~(1u << (v % 32));
+    if (v < 0)
+        return;
+    l->isr[v / 32] &= ~(1u << (v % 32));
+    if (__atomic_load_n(&l->tmr[v / 32], __ATOMIC_ACQUIRE) & (1u << (v % 32)))
+        x86_vlapic_eoi_level(l, (u32)v);
 }
 
 static u32 divisor(const struct vlapic *l)

@@ -7,7 +7,7 @@
  * TSC frequency, reported in CPUID leaf 0x40000010).
  *
  * Only the vCPU's own CPU touches its vlapic, except vlapic_post() (IRR
- * bits, from any CPU of the partition) and the INIT/SIPI/NMI requests,
+ * and TMR bits, from any CPU of the partition) and the INIT/SIPI/NMI requests,
  * which use atomics; the sender then kicks the target CPU. */
 #ifndef BULKHEAD_VLAPIC_H
 #define BULKHEAD_VLAPIC_H
@@ -71,14 +71,20 @@ static inline u64 vlapic_next_event(const struct vlapic *l) { return l->timer_de
 int vlapic_pending(struct vlapic *l);
 /* The vector was injected: IRR -> ISR. */
 void vlapic_accept(struct vlapic *l, u32 vec);
-/* Set a vector in the IRR (any CPU). */
+/* Set a vector in the IRR (any CPU), edge-triggered. */
 void vlapic_post(struct vlapic *l, u32 vec);
+/* The same with the trigger mode: level sets the vector's TMR bit, and the
+ * guest's EOI of it calls x86_vlapic_eoi_level (EOI broadcast). */
+void vlapic_post_trig(struct vlapic *l, u32 vec, bool level);
 bool vlapic_irr_any(struct vlapic *l);
 
 /* Delivery of an IPI the guest sent through the ICR, implemented by the VMX
  * code (it knows the partition's other vCPUs): dest is the destination
  * field, shorthand bits 19:18, logical bit 11, mode bits 10:8. */
 void x86_vlapic_send(struct vlapic *from, u32 dest, u32 icr_lo);
+/* The guest EOIed a level-triggered vector (VMX code: to the partition's
+ * virtual I/O APIC). */
+void x86_vlapic_eoi_level(struct vlapic *l, u32 vec);
 /* Match a destination against this local APIC. */
 bool vlapic_match(const struct vlapic *l, u32 dest, bool logical, bool x2apic);
 

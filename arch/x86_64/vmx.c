@@ -13,6 +13,7 @@
 #include "vpic.h"
 #include "vacpi.h"
 #include "vioapic.h"
+#include "passthru.h"
 #include "../../hv/spinlock.h"
 #include "../../hv/arch.h"
 #include "../../hv/console.h"
@@ -279,7 +280,7 @@ static bool ept_build(struct partition *p, struct x86_part *xp, char *err, size_
             perm |= EPT_W;
         if (m->flags & MEMSLOT_F_EXEC)
             perm |= EPT_X;
-        u64 mt = (m->flags & MEMSLOT_F_DEVICE) ? 0 : EPT_WB;
+        u64 mt = (m->flags & MEMSLOT_F_DEVICE) ? EPT_UC_IPAT : EPT_WB;
         ok = ept_map(&xp->ept, m->gfn << PAGE_SHIFT, m->hfn << PAGE_SHIFT,
                      m->npages << PAGE_SHIFT, perm, mt);
     }
@@ -338,7 +339,7 @@ bool x86_ept_map(struct partition *p, const struct memslot *m)
     struct x86_part *xp = p->arch;
     if (!xp || !xp->ept.pml4)
         return false;
-    u64 mt = (m->flags & MEMSLOT_F_DEVICE) ? 0 : EPT_WB;
+    u64 mt = (m->flags & MEMSLOT_F_DEVICE) ? EPT_UC_IPAT : EPT_WB;
     return ept_map(&xp->ept, m->gfn << PAGE_SHIFT, m->hfn << PAGE_SHIFT,
                    m->npages << PAGE_SHIFT, slot_perm(m->flags), mt);
 }
@@ -400,21 +401,21 @@ static void ept_check_entry(struct vcpu *v)
 
 bool arch_partition_prepare(struct partition *p, char *err, size_t errlen)
 {
-    /* Fail closed: pass-through devices are validated but not wired on
-     * x86_64 yet, and a partition must not run without what it was given. */
-    if (p->cfg->nmmio || p->cfg->nirqs) {
-        bh_snprintf(err, errlen,
-                    "pass-through MMIO ranges and interrupts are not supported on x86_64 yet "
-                    "(the configuration gives it %u and %u); remove them",
-                    p->cfg->nmmio, p->cfg->nirqs);
-        return false;
-    }
     if (!vmx_check(err, errlen)) {
         char why[200];
         bh_snprintf(why, sizeof(why), "%s", err);
         bh_snprintf(err, errlen, "this CPU cannot run partitions: missing %s", why);
         return false;
     }
+    /* Pass-through interrupts arrive as external-interrupt exits whose
+     * vector the CPU acknowledged: fail closed without that. */
+    if (p->cfg->nirqs && !(vmx.exit & EXIT_ACK_INTR)) {
+        bh_snprintf(err, errlen, "interrupts cannot be passed through: this CPU cannot "
+                                 "acknowledge interrupts on VM exit");
+        return false;
+    }
+    if (!x86_passthru_prepare(p, err, errlen))
+        return false;
     struct x86_part *xp = &xparts[p->index];
     memset(xp, 0, sizeof(*xp));
     p->arch = xp;
@@ -1308,6 +1309,8 @@ static enum exit_action handle_exit(struct vcpu *v)
         /* Acknowledged on exit; the hypervisor takes no interrupts itself.
          * The epoch kick is counted as taken here (hv/partition.h): the run
          * loop goes on to its quiescent state. */
+        if (vmx.exit & EXIT_ACK_INTR)
+            x86_passthru_irq((u32)vmread(EXIT_INTR_INFO)); /* before the EOI: masks a level pin */
         x86_lapic_eoi();
         if ((vmx.exit & EXIT_ACK_INTR) && (vmread(EXIT_INTR_INFO) & 0x800000ffu) == (0x80000000u | X86_EPOCH_VECTOR))
             hv_epoch_kick_taken(v->cpu);
@@ -1348,6 +1351,7 @@ static bool start_guest(struct vcpu *v, bool restart)
     vrtc_reset(&v->xp->rtc);
     vpic_reset(&v->xp->pic);
     vioapic_reset(&v->xp->ioapic, v->p->cfg->ncpus);
+    x86_passthru_reset(v->p, &v->xp->ioapic);
     v->xp->uart_thre = false;
     if (!arch_partition_load(v->p, err, sizeof(err))) {
         printk("partition %s: cannot load its kernel '%s': %s\n", v->p->name, v->p->cfg->kernel,
@@ -1411,7 +1415,7 @@ static struct vcpu *vcpu_of_lapic(struct vlapic *l)
 }
 
 static void deliver(struct partition *p, struct vcpu *self, u32 shorthand, u32 dest, bool logical,
-                    bool x2, u32 mode, u32 vec);
+                    bool x2, u32 mode, u32 vec, bool level);
 
 /* An IPI from the guest's ICR to the partition's vCPUs (never further). */
 void x86_vlapic_send(struct vlapic *from, u32 dest, u32 icr)
@@ -1421,20 +1425,56 @@ void x86_vlapic_send(struct vlapic *from, u32 dest, u32 icr)
     bool logical = icr & (1u << 11), x2 = vlapic_x2apic_mode(from);
     if (mode == 5 && (icr & (1u << 15)) && !(icr & (1u << 14)))
         return; /* INIT level de-assert: no effect on these APICs */
-    deliver(self->p, self, shorthand, dest, logical, x2, mode, vec);
+    deliver(self->p, self, shorthand, dest, logical, x2, mode, vec, false);
 }
 
 /* An interrupt from the partition's I/O APIC (8-bit xAPIC destination). */
-void x86_vioapic_deliver(void *owner, u32 dest, bool logical, u32 mode, u32 vector)
+void x86_vioapic_deliver(void *owner, u32 dest, bool logical, u32 mode, u32 vector, bool level)
 {
     struct partition *p = owner;
     u32 cpu = arch_cpu_index();
     struct vcpu *self = vcpus[cpu].p == p ? &vcpus[cpu] : NULL;
-    deliver(p, self, 0, dest, logical, false, mode, vector);
+    deliver(p, self, 0, dest, logical, false, mode, vector, level);
+}
+
+/* The guest EOIed a level-triggered vector: EOI broadcast to its I/O APIC. */
+void x86_vlapic_eoi_level(struct vlapic *l, u32 vec)
+{
+    struct vcpu *v = vcpu_of_lapic(l);
+    spin_lock(&v->xp->ioapic_lock);
+    vioapic_eoi(&v->xp->ioapic, v->p, vec);
+    spin_unlock(&v->xp->ioapic_lock);
+}
+
+/* A host interrupt on pass-through pin `pin` of p (passthru.c): for a
+ * level entry the line is asserted until the guest's EOI, for an edge
+ * entry it is one pulse. */
+void x86_vioapic_line(struct partition *p, u32 pin)
+{
+    struct x86_part *xp = p->arch;
+    if (!xp || pin >= VIOAPIC_PINS)
+        return;
+    spin_lock(&xp->ioapic_lock);
+    vioapic_set_irq(&xp->ioapic, p, pin, true);
+    if (!(xp->ioapic.redir[pin] & (1ULL << 15)))
+        vioapic_set_irq(&xp->ioapic, p, pin, false);
+    spin_unlock(&xp->ioapic_lock);
+}
+
+/* The physical CPU of the vCPU an I/O APIC destination names (8-bit xAPIC
+ * physical or logical); vCPU 0's when none matches. */
+u32 x86_vioapic_target_cpu(struct partition *p, u32 dest, bool logical)
+{
+    for (u32 i = 0; i < p->cfg->ncpus; i++) {
+        struct vcpu *t = &vcpus[p->cfg->cpus[i]];
+        if (t->p == p && vlapic_match(&t->lapic, dest, logical, false))
+            return t->cpu;
+    }
+    return p->cfg->cpus[0];
 }
 
 static void deliver(struct partition *p, struct vcpu *self, u32 shorthand, u32 dest, bool logical,
-                    bool x2, u32 mode, u32 vec)
+                    bool x2, u32 mode, u32 vec, bool level)
 {
     for (u32 i = 0; i < p->cfg->ncpus; i++) {
         struct vcpu *t = &vcpus[p->cfg->cpus[i]];
@@ -1447,7 +1487,7 @@ static void deliver(struct partition *p, struct vcpu *self, u32 shorthand, u32 d
         switch (mode) {
         case 0: /* fixed */
         case 1: /* lowest priority: delivered like fixed to each target */
-            vlapic_post(&t->lapic, vec);
+            vlapic_post_trig(&t->lapic, vec, level);
             break;
         case 4: __atomic_store_n(&t->lapic.nmi_pending, 1, __ATOMIC_RELEASE); break;
         case 5: __atomic_store_n(&t->lapic.init_pending, 1, __ATOMIC_RELEASE); break;
