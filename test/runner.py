@@ -246,8 +246,11 @@ def qemu_x86_cmd(s, iso, workdir, uefi):
     return cmd + s.get("qemu_args", [])
 
 
-def bochs_setup(s, iso, workdir):
+def bochs_setup(s, iso, workdir, pty_slave=None):
+    """pty_slave: the name of a pseudo-terminal for COM1 (mode=term: input
+    and output), else COM1 output goes to serial.txt (mode=file)."""
     serial = os.path.join(workdir, "serial.txt")
+    com1 = f"mode=term, dev={pty_slave}" if pty_slave else f"mode=file, dev={serial}"
     rc = os.path.join(workdir, "bochs.rc")
     with open(rc, "w") as fh:
         fh.write("c\nq\n")
@@ -263,7 +266,7 @@ ata0: enabled=1, ioaddr1=0x1f0, ioaddr2=0x3f0, irq=14
 ata0-master: type=cdrom, path={iso}, status=inserted
 boot: cdrom
 clock: sync=none, time0=local
-com1: enabled=1, mode=file, dev={serial}
+com1: enabled=1, {com1}
 log: {os.path.join(workdir, 'bochs.log')}
 panic: action=fatal
 speaker: enabled=0
@@ -271,7 +274,7 @@ sound: driver=dummy
 """)
     # Debian's Bochs 2.7 aborts ("buffer overflow detected") while opening ALSA
     # on a machine without a sound card, so sound is switched off above.
-    return ["bochs", "-q", "-f", cfg, "-rc", rc], serial
+    return ["bochs", "-q", "-f", cfg, "-rc", rc], None if pty_slave else serial
 
 
 def arm64_cmd(s, out, workdir):
@@ -298,7 +301,7 @@ def arm64_cmd(s, out, workdir):
     return cmd + s.get("qemu_args", [])
 
 
-def launch(s, out, workdir, interactive=False):
+def launch(s, out, workdir, interactive=False, pty_slave=None):
     """Return (command, serial file or None)."""
     machine = s["machine"]
     if machine in ("qemu-bios", "qemu-uefi"):
@@ -306,10 +309,63 @@ def launch(s, out, workdir, interactive=False):
         return qemu_x86_cmd(s, iso, workdir, machine == "qemu-uefi"), None
     if machine == "bochs":
         iso = grub_iso(s, out, workdir)
-        return bochs_setup(s, iso, workdir)
+        return bochs_setup(s, iso, workdir, pty_slave)
     if machine == "qemu-virt":
         return arm64_cmd(s, out, workdir), None
     raise RuntimeError(f"unknown machine '{machine}'")
+
+
+def run_on_pty(cmd, master, timeout, cwd, stdin_text, after, gap):
+    """Run cmd (Bochs with COM1 on the pty whose master is `master`) in its own
+    process group, killed at timeout. Returns (returncode or None on timeout,
+    everything COM1 sent). stdin_text is typed on COM1 one byte every `gap`
+    seconds, starting once the output matches the regex `after` (at once
+    when None): Bochs passes a byte to its UART as soon as it reads it, and
+    a byte that finds the UART's FIFO full is lost, so input is paced."""
+    import select
+    p = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         stdin=subprocess.DEVNULL, start_new_session=True)
+    out = bytearray()
+    pending = (stdin_text or "").encode()
+    next_send = None
+    deadline = time.time() + timeout
+    rc = None
+
+    def drain(wait):
+        r, _, _ = select.select([master], [], [], wait)
+        if r:
+            try:
+                out.extend(os.read(master, 65536))
+            except OSError:
+                pass
+
+    while True:
+        drain(0.01)
+        now = time.time()
+        if pending:
+            if next_send is None and (after is None or
+                                      re.search(after, out.decode(errors="replace").replace("\r", ""), re.M)):
+                next_send = now
+            if next_send is not None and now >= next_send:
+                os.write(master, pending[:1])
+                pending = pending[1:]
+                next_send = now + gap
+        if p.poll() is not None:
+            rc = p.returncode
+            break
+        if now > deadline:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait()
+            break
+    for _ in range(20):
+        n = len(out)
+        drain(0.05)
+        if len(out) == n:
+            break
+    return rc, out.decode(errors="replace")
 
 
 def check_output(s, text, rc):
@@ -361,14 +417,29 @@ def run_scenario(s, args, res):
     workdir = tempfile.mkdtemp(prefix=f"bh-{name}-", dir=os.path.join(args.out, "scenarios")
                                if os.path.isdir(os.path.join(args.out, "scenarios")) else None)
     t0 = time.time()
+    # "stdin": text typed on the emulator's serial console: QEMU -serial stdio
+    # reads it from standard input; Bochs gets COM1 on a pseudo-terminal
+    # (mode=term) and the text is typed there (run_on_pty).
+    pty = None
+    if s.get("stdin") is not None and s["machine"] == "bochs":
+        import tty
+        pty = os.openpty()
+        tty.setraw(pty[1])
     try:
-        cmd, serial = launch(s, args.out, workdir)
+        cmd, serial = launch(s, args.out, workdir, pty_slave=os.ttyname(pty[1]) if pty else None)
     except Exception as e:  # noqa: BLE001 - report any setup failure as a test failure
         res.add(f"scenario.{name}", False, f"setup failed: {e}")
         return
     timeout = s.get("timeout", 60)
-    # "stdin": text typed on the emulator's serial console (QEMU -serial stdio)
-    rc, out = run_cmd(cmd, timeout=timeout, cwd=workdir, input_text=s.get("stdin"))
+    if pty:
+        try:
+            rc, out = run_on_pty(cmd, pty[0], timeout, workdir, s["stdin"], s.get("stdin_after"),
+                                 s.get("stdin_gap_ms", 20) / 1000.0)
+        finally:
+            os.close(pty[0])
+            os.close(pty[1])
+    else:
+        rc, out = run_cmd(cmd, timeout=timeout, cwd=workdir, input_text=s.get("stdin"))
     text = out
     if serial:
         try:
