@@ -3,8 +3,9 @@
  * the virtual I/O APIC to its local APIC (vector 0x50), enables the receive
  * interrupt (IER bit 0) with OUT2, waits in HLT, reads what arrives in its
  * interrupt handler (RBR while LSR.DR) until a newline, and prints the line
- * upper-cased with the byte and interrupt counts. A 20 s LAPIC-timer guard
- * reports missing input instead of hanging. */
+ * upper-cased with the byte and interrupt counts. A LAPIC-timer guard
+ * (guard_s=N on its command line, default 20 s) reports missing input
+ * instead of hanging. */
 #include "guest.h"
 
 #define APIC 0xfee00000u
@@ -70,8 +71,7 @@ static void set_gate(unsigned v, void (*h)(void))
 
 int guest_main(uint32_t magic, uint32_t info)
 {
-    (void)magic;
-    (void)info;
+    uint32_t guard_s = cmdline_u32(boot_cmdline(magic, info), "guard_s", 20);
     gdtr.limit = sizeof(gdt) - 1;
     gdtr.base = (uint32_t)(uintptr_t)gdt;
     idtr.limit = sizeof(idt) - 1;
@@ -97,10 +97,10 @@ int guest_main(uint32_t magic, uint32_t info)
     outb(COM + 4, 0x08);                  /* MCR.OUT2: the interrupt reaches the pin */
     outb(COM + 1, 0x01);                  /* IER.ERBFI: received data available */
     println("echo: waiting for a line of console input");
-    /* Guard: one-shot LAPIC timer, divide by 128, about 20 s. */
+    /* Guard: one-shot LAPIC timer (it counts at the TSC rate), divide by 128. */
     apic_wr(0x3e0, 0xa);
     apic_wr(0x320, V_GUARD);
-    apic_wr(0x380, khz * 156);
+    apic_wr(0x380, khz * 125 / 16 * guard_s); /* khz * 1000 / 128 per second */
     while (!newline && !guard_fired)
         __asm__ volatile("sti; hlt; cli" ::: "memory");
     outb(COM + 1, 0);
@@ -112,8 +112,11 @@ int guest_main(uint32_t magic, uint32_t info)
         up[i] = ch >= 'a' && ch <= 'z' ? (char)(ch - 32) : ch;
     }
     up[len] = 0;
-    gprintf("echo: got '%s' (%u bytes) in %u receive interrupt(s), %u overrun(s)%s\n", up, len,
-            uart_irqs, overruns, guard_fired ? ", FAILED: no newline within 20 s" : "");
+    gprintf("echo: got '%s' (%u bytes) in %u receive interrupt(s), %u overrun(s)", up, len,
+            uart_irqs, overruns);
+    if (guard_fired)
+        gprintf(", FAILED: no newline within %u s", guard_s);
+    putc_('\n');
     if (other_iir)
         gprintf("echo: FAILED: IIR %x in the receive interrupt\n", other_iir);
     gprintf("echo: afterwards IIR %x LSR %x\n", iir, lsr);

@@ -1,7 +1,7 @@
 /* quiet: a partition that is not console.input's. For ms=N milliseconds
  * (TSC, rate from CPUID 0x40000010) it polls its virtual 16550's LSR.DR and
- * reports any byte it sees there: console input must never reach it. Then
- * it prints how many polls saw data (0 expected) and shuts down. */
+ * reads and reports any byte it finds there: console input must never reach
+ * it. Then it prints how many bytes it received (0 expected) and shuts down. */
 #include "guest.h"
 
 static inline uint64_t rdtsc(void)
@@ -22,13 +22,13 @@ int guest_main(uint32_t magic, uint32_t info)
     uint32_t polls = 0, seen = 0;
     while (rdtsc() < end) {
         polls++;
-        if (inb(0x3fd) & 1) {
-            seen++;
-            if (seen <= 3)
-                gprintf("quiet: FAILED: received byte %x\n", inb(0x3f8));
+        while (inb(0x3fd) & 1) {
+            uint8_t byte = inb(0x3f8);
+            if (++seen <= 3)
+                gprintf("quiet: FAILED: received byte %x\n", byte);
         }
         spin_delay(1000);
     }
-    gprintf("quiet: %u polls, %u saw data\n", polls, seen);
+    gprintf("quiet: %u polls, %u bytes received\n", polls, seen);
     return seen ? 1 : 0;
 }
