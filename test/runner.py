@@ -536,6 +536,44 @@ def kvm_nested_vmx():
         return False
 
 
+def run_bochs_interactive(s, args, workdir):
+    """make run under Bochs from a terminal: COM1 on a pseudo-terminal, its
+    output on ours and what is typed here sent to it (so console.input=NAME
+    on the scenario's command line works); Ctrl-C ends the run."""
+    import select
+    import termios
+    import tty
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    cmd, _ = launch(s, args.out, workdir, interactive=True, pty_slave=os.ttyname(slave))
+    print("running: " + " ".join(cmd), flush=True)
+    p = subprocess.Popen(cmd, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         stdin=subprocess.DEVNULL, start_new_session=True)
+    saved = termios.tcgetattr(0)
+    try:
+        tty.setcbreak(0)  # keystrokes go out one by one; Ctrl-C still interrupts
+        while p.poll() is None:
+            r, _, _ = select.select([master, 0], [], [], 0.2)
+            if master in r:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:
+                    data = b""
+                sys.stdout.write(data.decode(errors="replace").replace("\r", ""))
+                sys.stdout.flush()
+            if 0 in r:
+                data = os.read(0, 1024)
+                os.write(master, data)
+    except KeyboardInterrupt:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+    finally:
+        termios.tcsetattr(0, termios.TCSADRAIN, saved)
+        os.close(master)
+        os.close(slave)
+    return 0
+
+
 def cmd_run(args):
     sc = load_scenarios()
     name = args.scenario or ("demo-x86_64" if args.arch == "x86_64" else "demo-arm64")
@@ -553,6 +591,8 @@ def cmd_run(args):
             print("make run: no /dev/kvm with nested VMX here: using Bochs (Intel VT-x CPU model); "
                   "output follows", flush=True)
     workdir = tempfile.mkdtemp(prefix="bh-run-")
+    if s.get("machine") == "bochs" and sys.stdin.isatty():
+        return run_bochs_interactive(s, args, workdir)
     cmd, serial = launch(s, args.out, workdir, interactive=True)
     print("running: " + " ".join(cmd), flush=True)
     if serial:
