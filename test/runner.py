@@ -323,7 +323,7 @@ def run_on_pty(cmd, master, timeout, cwd, stdin_text, after, gap):
     `after` (at once when None). Text typed before a guest listens is lost:
     the firmware, GRUB and the hypervisor's UART set-up read or clear COM1
     first. Pacing is a precaution: 37 bytes typed at once also arrived
-    intact (Bochs 2.7 moves a byte into its UART per receive poll)."""
+    intact under Bochs 2.7."""
     import select
     p = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          stdin=subprocess.DEVNULL, start_new_session=True)
