@@ -315,12 +315,13 @@ def launch(s, out, workdir, interactive=False, pty_slave=None):
     raise RuntimeError(f"unknown machine '{machine}'")
 
 
-def run_on_pty(cmd, master, timeout, cwd, stdin_text, after, gap):
+def run_on_pty(cmd, master, timeout, cwd, stages, gap):
     """Run cmd (Bochs with COM1 on the pty whose master is `master`) in its own
     process group, killed at timeout. Returns (returncode or None on timeout,
-    everything COM1 sent). stdin_text is typed on COM1 one byte every `gap`
-    seconds (0: all at once), starting once the output matches the regex
-    `after` (at once when None). Text typed before a guest listens is lost:
+    everything COM1 sent). stages: a list of (regex or None, text): each text
+    in turn is typed on COM1 one byte every `gap` seconds (0: all at once),
+    starting once the output matches its regex (at once when None) and the
+    text before it has been typed. Text typed before a guest listens is lost:
     the firmware, GRUB and the hypervisor's UART set-up read or clear COM1
     first. Pacing is a precaution: 37 bytes typed at once also arrived
     intact under Bochs 2.7."""
@@ -328,7 +329,8 @@ def run_on_pty(cmd, master, timeout, cwd, stdin_text, after, gap):
     p = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          stdin=subprocess.DEVNULL, start_new_session=True)
     out = bytearray()
-    pending = (stdin_text or "").encode()
+    stages = [(a, t.encode()) for a, t in stages]
+    pending = b""
     next_send = None
     deadline = time.time() + timeout
     rc = None
@@ -344,10 +346,12 @@ def run_on_pty(cmd, master, timeout, cwd, stdin_text, after, gap):
     while True:
         drain(0.01)
         now = time.time()
-        if pending:
-            if next_send is None and (after is None or
-                                      re.search(after, out.decode(errors="replace").replace("\r", ""), re.M)):
+        if not pending and stages:
+            after = stages[0][0]
+            if after is None or re.search(after, out.decode(errors="replace").replace("\r", ""), re.M):
+                pending = stages.pop(0)[1]
                 next_send = now
+        if pending:
             if next_send is not None and now >= next_send:
                 os.write(master, pending[:1])
                 pending = pending[1:]
@@ -435,7 +439,10 @@ def run_scenario(s, args, res):
     timeout = s.get("timeout", 60)
     if pty:
         try:
-            rc, out = run_on_pty(cmd, pty[0], timeout, workdir, s["stdin"], s.get("stdin_after"),
+            # "stdin_more": [{"after": regex, "text": ...}]: typed later, in order
+            stages = [(s.get("stdin_after"), s["stdin"])] + \
+                [(m["after"], m["text"]) for m in s.get("stdin_more", [])]
+            rc, out = run_on_pty(cmd, pty[0], timeout, workdir, stages,
                                  s.get("stdin_gap_ms", 20) / 1000.0)
         finally:
             os.close(pty[0])

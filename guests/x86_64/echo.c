@@ -5,7 +5,9 @@
  * interrupt handler (RBR while LSR.DR) until a newline, and prints the line
  * upper-cased with the byte and interrupt counts. A LAPIC-timer guard
  * (guard_s=N on its command line, default 20 s) reports missing input
- * instead of hanging. */
+ * instead of hanging. With overrun_ms=N it then stops reading for N ms
+ * (interrupts off, busy wait) and afterwards reports LSR and what the
+ * receive FIFO kept: more than 16 bytes typed meanwhile must overrun. */
 #include "guest.h"
 
 #define APIC 0xfee00000u
@@ -15,6 +17,21 @@
 
 static volatile char line[64];
 static volatile uint32_t len, uart_irqs, newline, guard_fired, other_iir, overruns;
+
+static inline uint64_t rdtsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+static void print_upper(const volatile char *s, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        char ch = s[i];
+        putc_(ch >= 'a' && ch <= 'z' ? (char)(ch - 32) : ch);
+    }
+}
 
 static inline void apic_wr(uint32_t off, uint32_t v) { *(volatile uint32_t *)(uintptr_t)(APIC + off) = v; }
 static void ioapic_wr(uint32_t reg, uint32_t v)
@@ -71,7 +88,9 @@ static void set_gate(unsigned v, void (*h)(void))
 
 int guest_main(uint32_t magic, uint32_t info)
 {
-    uint32_t guard_s = cmdline_u32(boot_cmdline(magic, info), "guard_s", 20);
+    const char *cmd = boot_cmdline(magic, info);
+    uint32_t guard_s = cmdline_u32(cmd, "guard_s", 20);
+    uint32_t overrun_ms = cmdline_u32(cmd, "overrun_ms", 0);
     gdtr.limit = sizeof(gdt) - 1;
     gdtr.base = (uint32_t)(uintptr_t)gdt;
     idtr.limit = sizeof(idt) - 1;
@@ -106,19 +125,29 @@ int guest_main(uint32_t magic, uint32_t info)
     outb(COM + 1, 0);
     apic_wr(0x380, 0);
     uint8_t iir = inb(COM + 2), lsr = inb(COM + 5);
-    char up[64];
-    for (uint32_t i = 0; i < len; i++) {
-        char ch = line[i];
-        up[i] = ch >= 'a' && ch <= 'z' ? (char)(ch - 32) : ch;
-    }
-    up[len] = 0;
-    gprintf("echo: got '%s' (%u bytes) in %u receive interrupt(s), %u overrun(s)", up, len,
-            uart_irqs, overruns);
+    puts_("echo: got '");
+    print_upper(line, len);
+    gprintf("' (%u bytes) in %u receive interrupt(s), %u overrun(s)", len, uart_irqs, overruns);
     if (guard_fired)
         gprintf(", FAILED: no newline within %u s", guard_s);
     putc_('\n');
     if (other_iir)
         gprintf("echo: FAILED: IIR %x in the receive interrupt\n", other_iir);
     gprintf("echo: afterwards IIR %x LSR %x\n", iir, lsr);
+    if (overrun_ms && newline) {
+        gprintf("echo: not reading for %u ms\n", overrun_ms);
+        uint64_t end = rdtsc() + (uint64_t)khz * overrun_ms;
+        while (rdtsc() < end)
+            __asm__ volatile("pause");
+        uint8_t lsr1 = inb(COM + 5), lsr2 = inb(COM + 5); /* OE clears on the first read */
+        char kept[32];
+        uint32_t n = 0;
+        while ((inb(COM + 5) & 1) && n < sizeof(kept))
+            kept[n++] = (char)inb(COM);
+        gprintf("echo: after the pause: LSR %x, then LSR %x; the FIFO kept %u bytes '", lsr1, lsr2,
+                n);
+        print_upper(kept, n);
+        puts_("'\n");
+    }
     return newline && !other_iir ? 0 : 1;
 }
