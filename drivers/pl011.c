@@ -1,4 +1,4 @@
-/* Arm PL011 UART: polled output. The firmware (or QEMU) has set the baud
+/* Arm PL011 UART: polled output and input. The firmware (or QEMU) has set the baud
  * rate and line format; we only make sure the UART and its transmitter are on. */
 #include "pl011.h"
 
@@ -25,4 +25,11 @@ void pl011_putc(uintptr_t base, char c)
     for (u32 spins = 0; (rd(base, PL011_FR) & PL011_FR_TXFF) && spins < 1000000; spins++)
         ;
     wr(base, PL011_DR, (u8)c);
+}
+
+int pl011_getc(uintptr_t base)
+{
+    if (rd(base, PL011_FR) & PL011_FR_RXFE)
+        return -1;
+    return (int)(rd(base, PL011_DR) & 0xff);
 }

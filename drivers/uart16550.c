@@ -1,4 +1,5 @@
-/* Polled 16550 UART (x86 COM ports): 115200 baud, 8N1, FIFOs on. */
+/* Polled 16550 UART (x86 COM ports): 115200 baud, 8N1, FIFOs on; output and
+ * input. */
 #include "uart16550.h"
 #include "../arch/x86_64/x86.h"
 
@@ -11,6 +12,8 @@
 #define UART_MCR 4
 #define UART_LSR 5
 #define LSR_THRE 0x20
+#define LSR_DR 0x01
+#define UART_RBR 0
 
 void uart16550_init(u16 base)
 {
@@ -29,4 +32,13 @@ void uart16550_putc(u16 base, char c)
     for (u32 i = 0; i < 1000000 && !(inb(base + UART_LSR) & LSR_THRE); i++)
         __asm__ volatile("pause");
     outb(base + UART_THR, (u8)c);
+}
+
+int uart16550_getc(u16 base)
+{
+    /* No UART at base reads all-ones: that is not taken for data. */
+    u8 lsr = inb(base + UART_LSR);
+    if (lsr == 0xff || !(lsr & LSR_DR))
+        return -1;
+    return inb(base + UART_RBR);
 }

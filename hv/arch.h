@@ -12,6 +12,8 @@ __noreturn void arch_idle_forever(void);   /* park a CPU with nothing to run */
 
 /* Console hardware (polled). */
 void arch_console_putc(char c);
+/* A byte received by the console UART, or -1 when none is waiting. */
+int arch_console_getc(void);
 
 /* Platform: fill bi->cpus and anything else from ACPI / the device tree.
  * Returns false with a message in err when the platform cannot be used. */

@@ -2,6 +2,8 @@
 #include "arch.h"
 #include "format.h"
 #include "spinlock.h"
+#include "partition.h"
+#include "string.h"
 
 static spinlock_t con_lock;
 static u32 con_owner = ~0u; /* CPU holding con_lock, for the exception path */
@@ -54,4 +56,43 @@ int printk(const char *fmt, ...)
     int n = vprintk(fmt, ap);
     va_end(ap);
     return n;
+}
+
+/* ------------------------------------------------------------ input */
+
+static const struct partition *input_part; /* set once at boot, before any vCPU runs */
+
+void con_input_select(const char *cmdline)
+{
+    char name[64]; /* longer than any partition name: a truncated value matches none */
+    input_part = NULL;
+    if (!cmdline || !bi_cmdline_get(cmdline, "console.input", name, sizeof(name)))
+        return;
+    for (u32 i = 0; i < npartitions; i++) {
+        const struct partition *p = &partitions[i];
+        if (strcmp(p->name, name) != 0)
+            continue;
+        if (!p->cfg->console) {
+            printk("bulkhead: console.input=%s: that partition's console is off; no partition "
+                   "gets console input\n",
+                   name);
+            return;
+        }
+        input_part = p;
+        printk("bulkhead: console input goes to partition %s\n", p->name);
+        return;
+    }
+    printk("bulkhead: console.input=%s: no partition has that name; no partition gets console "
+           "input\n",
+           name);
+}
+
+bool con_input_is(const struct partition *p)
+{
+    return p && p == input_part;
+}
+
+int con_getc(void)
+{
+    return input_part ? arch_console_getc() : -1;
 }

@@ -120,6 +120,7 @@ static void start_partitions(const struct config *cfg, const struct boot_info *b
     partitions_epoch_init(cpus_known);
     if (!partitions_create(cfg, bi))
         hv_stop_boot("the partitions could not be created (see above)");
+    con_input_select(bi->cmdline);
     /* The boot CPU reads the memslot sets while it builds the stage-2 tables. */
     epoch_cpu_online(hv_epoch(), 0);
     for (u32 i = 0; i < npartitions; i++) {

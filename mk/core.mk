@@ -8,3 +8,4 @@ $(eval $(call unit_test,test_vioapic,test/unit/test_vioapic.c arch/x86_64/vioapi
 $(eval $(call unit_test,test_vacpi,test/unit/test_vacpi.c arch/x86_64/vacpi.c arch/x86_64/vpic.c hv/string.c))
 $(eval $(call unit_test,test_guest_load,test/unit/test_guest_load.c arch/x86_64/guest_load.c hv/format.c hv/string.c))
 $(eval $(call fuzzer,guest_load,test/fuzz/fuzz_guest_load.c arch/x86_64/guest_load.c hv/format.c hv/string.c))
+$(eval $(call unit_test,test_vuart,test/unit/test_vuart.c arch/x86_64/vuart.c))

@@ -246,8 +246,11 @@ def qemu_x86_cmd(s, iso, workdir, uefi):
     return cmd + s.get("qemu_args", [])
 
 
-def bochs_setup(s, iso, workdir):
+def bochs_setup(s, iso, workdir, pty_slave=None):
+    """pty_slave: the name of a pseudo-terminal for COM1 (mode=term: input
+    and output), else COM1 output goes to serial.txt (mode=file)."""
     serial = os.path.join(workdir, "serial.txt")
+    com1 = f"mode=term, dev={pty_slave}" if pty_slave else f"mode=file, dev={serial}"
     rc = os.path.join(workdir, "bochs.rc")
     with open(rc, "w") as fh:
         fh.write("c\nq\n")
@@ -263,7 +266,7 @@ ata0: enabled=1, ioaddr1=0x1f0, ioaddr2=0x3f0, irq=14
 ata0-master: type=cdrom, path={iso}, status=inserted
 boot: cdrom
 clock: sync=none, time0=local
-com1: enabled=1, mode=file, dev={serial}
+com1: enabled=1, {com1}
 {f"com2: enabled=1, mode=file, dev={os.path.join(workdir, 'com2.txt')}" if s.get('com2') else ''}
 log: {os.path.join(workdir, 'bochs.log')}
 panic: action=fatal
@@ -272,7 +275,7 @@ sound: driver=dummy
 """)
     # Debian's Bochs 2.7 aborts ("buffer overflow detected") while opening ALSA
     # on a machine without a sound card, so sound is switched off above.
-    return ["bochs", "-q", "-f", cfg, "-rc", rc], serial
+    return ["bochs", "-q", "-f", cfg, "-rc", rc], None if pty_slave else serial
 
 
 def arm64_cmd(s, out, workdir):
@@ -299,7 +302,7 @@ def arm64_cmd(s, out, workdir):
     return cmd + s.get("qemu_args", [])
 
 
-def launch(s, out, workdir, interactive=False):
+def launch(s, out, workdir, interactive=False, pty_slave=None):
     """Return (command, serial file or None)."""
     machine = s["machine"]
     if machine in ("qemu-bios", "qemu-uefi"):
@@ -307,10 +310,69 @@ def launch(s, out, workdir, interactive=False):
         return qemu_x86_cmd(s, iso, workdir, machine == "qemu-uefi"), None
     if machine == "bochs":
         iso = grub_iso(s, out, workdir)
-        return bochs_setup(s, iso, workdir)
+        return bochs_setup(s, iso, workdir, pty_slave)
     if machine == "qemu-virt":
         return arm64_cmd(s, out, workdir), None
     raise RuntimeError(f"unknown machine '{machine}'")
+
+
+def run_on_pty(cmd, master, timeout, cwd, stages, gap):
+    """Run cmd (Bochs with COM1 on the pty whose master is `master`) in its own
+    process group, killed at timeout. Returns (returncode or None on timeout,
+    everything COM1 sent). stages: a list of (regex or None, text): each text
+    in turn is typed on COM1 one byte every `gap` seconds (0: all at once),
+    starting once the output matches its regex (at once when None) and the
+    text before it has been typed. Text typed before a guest listens is lost:
+    the firmware, GRUB and the hypervisor's UART set-up read or clear COM1
+    first. Pacing is a precaution: 37 bytes typed at once also arrived
+    intact under Bochs 2.7."""
+    import select
+    p = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         stdin=subprocess.DEVNULL, start_new_session=True)
+    out = bytearray()
+    stages = [(a, t.encode()) for a, t in stages]
+    pending = b""
+    next_send = None
+    deadline = time.time() + timeout
+    rc = None
+
+    def drain(wait):
+        r, _, _ = select.select([master], [], [], wait)
+        if r:
+            try:
+                out.extend(os.read(master, 65536))
+            except OSError:
+                pass
+
+    while True:
+        drain(0.01)
+        now = time.time()
+        if not pending and stages:
+            after = stages[0][0]
+            if after is None or re.search(after, out.decode(errors="replace").replace("\r", ""), re.M):
+                pending = stages.pop(0)[1]
+                next_send = now
+        if pending:
+            if next_send is not None and now >= next_send:
+                os.write(master, pending[:1])
+                pending = pending[1:]
+                next_send = now + gap
+        if p.poll() is not None:
+            rc = p.returncode
+            break
+        if now > deadline:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait()
+            break
+    for _ in range(20):
+        n = len(out)
+        drain(0.05)
+        if len(out) == n:
+            break
+    return rc, out.decode(errors="replace")
 
 
 def check_output(s, text, rc):
@@ -370,14 +432,32 @@ def run_scenario(s, args, res):
     workdir = tempfile.mkdtemp(prefix=f"bh-{name}-", dir=os.path.join(args.out, "scenarios")
                                if os.path.isdir(os.path.join(args.out, "scenarios")) else None)
     t0 = time.time()
+    # "stdin": text typed on the emulator's serial console: QEMU -serial stdio
+    # reads it from standard input; Bochs gets COM1 on a pseudo-terminal
+    # (mode=term) and the text is typed there (run_on_pty).
+    pty = None
+    if s.get("stdin") is not None and s["machine"] == "bochs":
+        import tty
+        pty = os.openpty()
+        tty.setraw(pty[1])
     try:
-        cmd, serial = launch(s, args.out, workdir)
+        cmd, serial = launch(s, args.out, workdir, pty_slave=os.ttyname(pty[1]) if pty else None)
     except Exception as e:  # noqa: BLE001 - report any setup failure as a test failure
         res.add(f"scenario.{name}", False, f"setup failed: {e}")
         return
     timeout = s.get("timeout", 60)
-    # "stdin": text typed on the emulator's serial console (QEMU -serial stdio)
-    rc, out = run_cmd(cmd, timeout=timeout, cwd=workdir, input_text=s.get("stdin"))
+    if pty:
+        try:
+            # "stdin_more": [{"after": regex, "text": ...}]: typed later, in order
+            stages = [(s.get("stdin_after"), s["stdin"])] + \
+                [(m["after"], m["text"]) for m in s.get("stdin_more", [])]
+            rc, out = run_on_pty(cmd, pty[0], timeout, workdir, stages,
+                                 s.get("stdin_gap_ms", 20) / 1000.0)
+        finally:
+            os.close(pty[0])
+            os.close(pty[1])
+    else:
+        rc, out = run_cmd(cmd, timeout=timeout, cwd=workdir, input_text=s.get("stdin"))
     text = out
     if serial:
         try:
@@ -484,6 +564,44 @@ def kvm_nested_vmx():
         return False
 
 
+def run_bochs_interactive(s, args, workdir):
+    """make run under Bochs from a terminal: COM1 on a pseudo-terminal, its
+    output on ours and what is typed here sent to it (so console.input=NAME
+    on the scenario's command line works); Ctrl-C ends the run."""
+    import select
+    import termios
+    import tty
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    cmd, _ = launch(s, args.out, workdir, interactive=True, pty_slave=os.ttyname(slave))
+    print("running: " + " ".join(cmd), flush=True)
+    p = subprocess.Popen(cmd, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         stdin=subprocess.DEVNULL, start_new_session=True)
+    saved = termios.tcgetattr(0)
+    try:
+        tty.setcbreak(0)  # keystrokes go out one by one; Ctrl-C still interrupts
+        while p.poll() is None:
+            r, _, _ = select.select([master, 0], [], [], 0.2)
+            if master in r:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:
+                    data = b""
+                sys.stdout.write(data.decode(errors="replace").replace("\r", ""))
+                sys.stdout.flush()
+            if 0 in r:
+                data = os.read(0, 1024)
+                os.write(master, data)
+    except KeyboardInterrupt:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+    finally:
+        termios.tcsetattr(0, termios.TCSADRAIN, saved)
+        os.close(master)
+        os.close(slave)
+    return 0
+
+
 def cmd_run(args):
     sc = load_scenarios()
     name = args.scenario or ("demo-x86_64" if args.arch == "x86_64" else "demo-arm64")
@@ -501,6 +619,8 @@ def cmd_run(args):
             print("make run: no /dev/kvm with nested VMX here: using Bochs (Intel VT-x CPU model); "
                   "output follows", flush=True)
     workdir = tempfile.mkdtemp(prefix="bh-run-")
+    if s.get("machine") == "bochs" and sys.stdin.isatty():
+        return run_bochs_interactive(s, args, workdir)
     cmd, serial = launch(s, args.out, workdir, interactive=True)
     print("running: " + " ".join(cmd), flush=True)
     if serial:

@@ -49,6 +49,11 @@ void arch_console_putc(char c)
         pl011_putc(arm64_uart, c);
 }
 
+int arch_console_getc(void)
+{
+    return arm64_uart ? pl011_getc(arm64_uart) : -1;
+}
+
 static u64 timer_freq(void)
 {
     u64 f = sysreg_read(cntfrq_el0) & 0xffffffffULL;

@@ -148,42 +148,32 @@ static void enter_state(struct vcpu_run *v, u64 pc, u64 x0)
     vgic_hw_reset();
 }
 
-/* Physical interrupts taken at EL2 (after an IRQ exit or a WFI wake-up):
- * the virtual timer's is forwarded to the guest (left active until the
- * guest deactivates it), kicks and maintenance interrupts only make the
- * vCPU look at its interrupt state again, which vgic_sync/vgic_flush do. */
-/* Console input (hypervisor command line console.input=NAME): vCPU 0 of
- * that partition moves what the hypervisor's UART received into the
- * partition's virtual PL011 (32-byte FIFO; the rest waits in the UART),
+/* Console input (hypervisor command line console.input=NAME, hv/console.c):
+ * vCPU 0 of that partition moves what the hypervisor's UART received into
+ * the partition's virtual PL011 (32-byte FIFO; the rest waits in the UART),
  * after each exit and while it waits in WFI, woken every 10 ms by the EL2
- * physical timer for that. */
-extern uintptr_t arm64_uart;
-extern const struct boot_info *arm64_bi;
-#define HOST_UART_FR 0x18
-#define HOST_UART_RXFE (1u << 4)
-
-static bool input_for(struct partition *p)
-{
-    char name[CFG_NAME_MAX];
-    return arm64_bi && arm64_uart && p->cfg->console &&
-           bi_cmdline_get(arm64_bi->cmdline, "console.input", name, sizeof(name)) &&
-           strcmp(name, p->name) == 0;
-}
-
+ * physical timer for that. Only this CPU fills the FIFO; the guest empties
+ * it under uart_lock, so a FIFO seen with room keeps it. */
 static void poll_input(struct vcpu_run *v)
 {
-    volatile u32 *fr = (volatile u32 *)(arm64_uart + HOST_UART_FR);
-    volatile u32 *dr = (volatile u32 *)arm64_uart;
-    if (*fr & HOST_UART_RXFE)
-        return;
     struct a64_part *ap = v->ap;
+    if (__atomic_load_n(&ap->uart.rx_count, __ATOMIC_RELAXED) >= VPL011_RX_FIFO)
+        return;
+    int c = con_getc();
+    if (c < 0)
+        return;
     spin_lock(&ap->uart_lock);
-    while (!(*fr & HOST_UART_RXFE) && ap->uart.rx_count < VPL011_RX_FIFO)
-        vpl011_rx_push(&ap->uart, (u8)(*dr & 0xff));
+    vpl011_rx_push(&ap->uart, (u8)c);
+    while (ap->uart.rx_count < VPL011_RX_FIFO && (c = con_getc()) >= 0)
+        vpl011_rx_push(&ap->uart, (u8)c);
     vgic_set_line(&ap->vgic, VPL011_INTID, vpl011_irq_line(&ap->uart), v->index);
     spin_unlock(&ap->uart_lock);
 }
 
+/* Physical interrupts taken at EL2 (after an IRQ exit or a WFI wake-up):
+ * the virtual timer's is forwarded to the guest (left active until the
+ * guest deactivates it), kicks and maintenance interrupts only make the
+ * vCPU look at its interrupt state again, which vgic_sync/vgic_flush do. */
 static void drain_irqs(struct vcpu_run *v)
 {
     for (u32 n = 0; n < 64; n++) {
@@ -888,7 +878,7 @@ void arch_vcpu_run(struct partition *p, u32 index)
     v->ap = ap;
     v->index = index;
     v->cpu = cpu;
-    v->input = index == 0 && input_for(p);
+    v->input = index == 0 && con_input_is(p);
     char gerr[96];
     if (!gic_cpu_init(cpu, gerr, sizeof(gerr))) {
         printk("partition %s: vCPU %u cannot run on cpu %u: %s\n", p->name, index, cpu, gerr);

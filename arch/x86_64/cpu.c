@@ -100,6 +100,11 @@ void arch_console_putc(char c)
     uart16550_putc(COM1, c);
 }
 
+int arch_console_getc(void)
+{
+    return uart16550_getc(COM1);
+}
+
 void arch_cpu_model(char *buf, size_t size)
 {
     u32 a, b, c, d;

@@ -14,6 +14,7 @@
 #include "vacpi.h"
 #include "vioapic.h"
 #include "passthru.h"
+#include "vuart.h"
 #include "../../hv/spinlock.h"
 #include "../../hv/arch.h"
 #include "../../hv/console.h"
@@ -222,14 +223,12 @@ struct x86_part {
     struct vrtc rtc;   /* virtual CMOS RTC at ports 0x70/0x71 */
     struct vpic pic;   /* masked 8259 pair */
     struct vioapic ioapic;
-    spinlock_t ioapic_lock;   /* the I/O APIC and the UART's interrupt line */
-    bool uart_thre;    /* transmitter-empty interrupt pending */
+    spinlock_t ioapic_lock;   /* the I/O APIC and the virtual UART */
+    struct vuart uart; /* virtual 16550 at 0x3f8 (with the console on) */
     u32 reset_gen;     /* atomic: bumped when the partition restarts (several vCPUs) */
     u32 msr_logged[32];
     u32 msr_logged_n;
     bool s5;           /* the guest wrote SLP_TYP=S5 with SLP_EN */
-    /* virtual 16550 registers */
-    u8 uart_ier, uart_lcr, uart_mcr, uart_scr, uart_dll, uart_dlm;
 };
 
 static struct x86_part xparts[PART_MAX];
@@ -307,6 +306,8 @@ struct vcpu {
     bool wait_sipi;     /* after INIT (and at start for vCPUs other than 0) */
     bool soft_halt;     /* halted, without the HLT activity state */
     bool parked;        /* HLT with interrupts off: only INIT or NMI wakes it */
+    bool input;         /* vCPU 0 of the console.input partition: polls the console UART */
+    u64 input_at;       /* TSC of its last look */
     u32 proc;           /* current primary controls */
     u32 seen_gen;       /* atomic: the reset_gen this vCPU has acted on */
     u64 exits;
@@ -456,6 +457,7 @@ bool arch_partition_prepare(struct partition *p, char *err, size_t errlen)
         v->cpu = p->cfg->cpus[i];
         v->index = i;
         v->wait_sipi = i != 0;
+        v->input = i == 0 && con_input_is(p);
         vlapic_reset(&v->lapic, i, i == 0);
     }
     return ept_build(p, xp, err, errlen);
@@ -823,53 +825,33 @@ static bool msr_write(struct vcpu *v, u32 msr, u64 val)
     }
 }
 
-/* Virtual 16550 at 0x3f8-0x3ff: output goes to the console line by line. */
-static u32 uart_io(struct vcpu *v, u16 port, bool in, u32 val)
+/* Console input (console.input=NAME, hv/console.c): vCPU 0 of that
+ * partition moves what the hypervisor's console UART received into the
+ * virtual 16550 (vuart.c; a byte that finds its receive FIFO full is
+ * dropped with LSR.OE, as on a real UART) at VM exits at most every 0.5 ms
+ * (a UART read costs about a microsecond on real hardware; at 115200 baud
+ * 0.5 ms is under 6 bytes, well within the UART's FIFO), and at least every
+ * 10 ms while the guest halts (preemption timer). */
+#define INPUT_POLL_MAX 64 /* bytes per poll: a flooded UART cannot hold the CPU */
+
+static void poll_input(struct vcpu *v)
 {
+    u64 now = rdtsc();
+    if (now - v->input_at < x86_tsc_khz() / 2)
+        return;
+    v->input_at = now;
+    int c = con_getc();
+    if (c < 0)
+        return;
     struct x86_part *xp = v->xp;
-    unsigned reg = port - 0x3f8;
-    bool dlab = xp->uart_lcr & 0x80;
-    if (!in) {
-        switch (reg) {
-        case 0:
-            if (dlab)
-                xp->uart_dll = (u8)val;
-            else {
-                partition_console_putc(v->p, (char)val);
-                xp->uart_thre = true; /* sent at once: the holding register is empty again */
-            }
+    spin_lock(&xp->ioapic_lock);
+    for (u32 n = 1;; n++) {
+        vuart_rx_push(&xp->uart, (u8)c);
+        if (n == INPUT_POLL_MAX || (c = con_getc()) < 0)
             break;
-        case 1:
-            if (dlab) {
-                xp->uart_dlm = (u8)val;
-            } else {
-                if ((val & 2) && !(xp->uart_ier & 2))
-                    xp->uart_thre = true; /* enabling ETBEI with THR empty raises it */
-                xp->uart_ier = (u8)val & 0x0f;
-            }
-            break;
-        case 3: xp->uart_lcr = (u8)val; break;
-        case 4: xp->uart_mcr = (u8)val; break;
-        case 7: xp->uart_scr = (u8)val; break;
-        default: break;
-        }
-        return 0;
     }
-    switch (reg) {
-    case 0: return dlab ? xp->uart_dll : 0;
-    case 1: return dlab ? xp->uart_dlm : xp->uart_ier;
-    case 2:                    /* FIFOs on; THR empty is the only interrupt source */
-        if (xp->uart_thre && (xp->uart_ier & 2)) {
-            xp->uart_thre = false; /* reading IIR with THRE as its cause clears it */
-            return 0xc2;
-        }
-        return 0xc1;
-    case 3: return xp->uart_lcr;
-    case 4: return xp->uart_mcr;
-    case 5: return 0x60;       /* transmitter empty, nothing received */
-    case 6: return 0xb0;       /* DCD, DSR, CTS */
-    default: return xp->uart_scr;
-    }
+    vioapic_set_irq(&xp->ioapic, v->p, 4, vuart_irq_line(&xp->uart));
+    spin_unlock(&xp->ioapic_lock);
 }
 
 /* One port access of a guest (IN/OUT and each element of INS/OUTS): the
@@ -879,14 +861,17 @@ static u32 port_access(struct vcpu *v, u16 port, unsigned size, bool in, u32 val
 {
     u32 mask = size == 1 ? 0xff : size == 2 ? 0xffff : 0xffffffffu;
     if (port >= 0x3f8 && port <= 0x3ff && v->p->cfg->console) {
+        /* The virtual 16550: output goes to the console line by line,
+         * input comes from poll_input; its interrupt output is IRQ 4. */
         struct x86_part *xp = v->xp;
+        u8 tx = 0;
         spin_lock(&xp->ioapic_lock);
-        u32 r = uart_io(v, port, in, val) & mask;
-        /* IRQ 4: THRE with ETBEI, gated by OUT2 as on a PC */
-        bool line = xp->uart_thre && (xp->uart_ier & 2) && (xp->uart_mcr & 8);
-        vioapic_set_irq(&xp->ioapic, v->p, 4, line);
+        u32 r = vuart_io(&xp->uart, port - 0x3f8u, in, (u8)val, &tx);
+        vioapic_set_irq(&xp->ioapic, v->p, 4, vuart_irq_line(&xp->uart));
         spin_unlock(&xp->ioapic_lock);
-        return r;
+        if (!in && r)
+            partition_console_putc(v->p, (char)tx);
+        return in ? r & mask : 0;
     }
     if ((port == 0x70 || port == 0x71) && size == 1)
         return vrtc_io(&v->xp->rtc, port, in, (u8)val);
@@ -1270,7 +1255,7 @@ static enum exit_action handle_exit(struct vcpu *v)
         }
         /* Wait for an interrupt: in the HLT activity state (woken by the
          * preemption timer or a kick from another CPU) or in the exit loop. */
-        if (vmx.hlt_state)
+        if (vmx.hlt_state && (vmx.preempt || !v->input))
             vmwrite(GUEST_ACTIVITY, 1);
         else
             v->soft_halt = true;
@@ -1352,7 +1337,7 @@ static bool start_guest(struct vcpu *v, bool restart)
     vpic_reset(&v->xp->pic);
     vioapic_reset(&v->xp->ioapic, v->p->cfg->ncpus);
     x86_passthru_reset(v->p, &v->xp->ioapic);
-    v->xp->uart_thre = false;
+    vuart_reset(&v->xp->uart);
     if (!arch_partition_load(v->p, err, sizeof(err))) {
         printk("partition %s: cannot load its kernel '%s': %s\n", v->p->name, v->p->cfg->kernel,
                err);
@@ -1576,8 +1561,9 @@ static bool vcpu_prepare_entry(struct vcpu *v)
         if (next)
             ticks = next > now ? (next - now) >> vmx.preempt_shift : 0;
         /* A vCPU halted with interrupts off looks for an NMI or INIT every
-         * 10 ms too, in case a kick cannot wake it (Bochs needs guest IF=1). */
-        if (v->parked && ticks > ((x86_tsc_khz() * 10) >> vmx.preempt_shift))
+         * 10 ms too, in case a kick cannot wake it (Bochs needs guest IF=1);
+         * the console-input vCPU looks at the console UART as often. */
+        if ((v->parked || v->input) && ticks > ((x86_tsc_khz() * 10) >> vmx.preempt_shift))
             ticks = (x86_tsc_khz() * 10) >> vmx.preempt_shift;
         vmwrite(GUEST_PREEMPT_TIMER, ticks > 0xffffffffu ? 0xffffffffu : ticks);
     }
@@ -1705,6 +1691,8 @@ void arch_vcpu_run(struct partition *p, u32 index)
             }
             continue;
         }
+        if (v->input)
+            poll_input(v);
         if (!vcpu_prepare_entry(v)) {
             /* Nothing to run without the HLT activity state: poll. */
             epoch_quiescent(ep, cpu);
