@@ -33,7 +33,11 @@
 #include "guest.h"
 
 #define CTL_WIN 0x50000000u
-#define SYNC 0x51000000u
+/* Not 0x51000000: Bochs' TLB is direct-mapped by linear page number modulo
+ * 1024, so a sync page at a multiple of 4 MiB would share its entry with
+ * the window's first page (a multiple of 4 MiB too) and every read of the
+ * phase would evict the window's translation, hiding a stale one. */
+#define SYNC 0x51010000u
 #define ADDR_A 0x60000000u
 #define ADDR_B 0x70000000u
 #define POOL 0x58000000u
