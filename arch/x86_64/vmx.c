@@ -1199,11 +1199,11 @@ static bool inject_outside_abort(struct vcpu *v, u64 q, u64 gpa, bool permission
     vmwrite(ENTRY_INTR_INFO, 13 | (3u << 8) | (pe ? 1u << 11 : 0) | (1u << 31));
     vmwrite(ENTRY_EXC_ERROR, 0);
     if (!__atomic_fetch_add(&abort_reported[v->p->index], 1, __ATOMIC_RELAXED))
-        part_printk(v->p, "partition %s: vCPU %u: %s %s (gpa %#llx, rip %#llx): #GP(0) injected "
-                    "(outside-access \"abort\"; reported once)\n",
-                    v->p->name, v->index, (q & 2) ? "write" : "read",
-                    permission ? "against its permissions" : "outside its memory",
-                    (unsigned long long)gpa, (unsigned long long)vmread(GUEST_RIP));
+        printk("partition %s: vCPU %u: %s %s (gpa %#llx, rip %#llx): #GP(0) injected "
+               "(outside-access \"abort\"; reported once)\n",
+               v->p->name, v->index, (q & 2) ? "write" : "read",
+               permission ? "against its permissions" : "outside its memory",
+               (unsigned long long)gpa, (unsigned long long)vmread(GUEST_RIP));
     return true;
 }
 
