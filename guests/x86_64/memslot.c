@@ -61,7 +61,7 @@ struct sync {
     uint32_t seq;        /* 2p: phase p stable; odd: changing; 0: not started */
     uint32_t addr, rw;   /* the reader's window in the current phase (0 = none) */
     uint32_t done;
-    uint32_t probe_req, probe_addr, probe_ack, probe_result;
+    uint32_t probe_req, probe_kind, probe_addr, probe_ack, probe_result;
     uint32_t checks[2], writes[2], faults_ok[2], errors[2], finished[2], started[2];
     uint32_t seen[2];    /* last phase each reader vCPU checked while stable */
 };
@@ -154,22 +154,42 @@ static void reader_error(uint32_t v, const char *what, uint32_t phase, uint32_t 
                 what, phase, a, x);
 }
 
-/* Read and write the old address of a window that was taken away: both
- * must fault (reader vCPU 0, asked by the control partition). */
+#define PROBE_WARM 1   /* touch the window at probe_addr, then hold */
+#define PROBE_OLD 2    /* read and write the old address: both must fault */
+
+/* Reader vCPU 0, asked by the control partition around a change that takes
+ * the window from an address. WARM: write (if allowed) and read the own
+ * word there, so that this CPU holds the translations, then touch nothing
+ * of the window until the next request (no VM exit either, unless the
+ * hypervisor's shootdown kicks this CPU). OLD: after the change returned,
+ * read and write the old address; both must fault. Without the shootdown
+ * the held translations would let them through (Bochs keeps them in its
+ * TLB until the CPU's next VM exit or entry). */
 static void probe(uint32_t v)
 {
     uint32_t req = S->probe_req;
     if (req == S->probe_ack)
         return;
-    uint32_t a = S->probe_addr;
+    uint32_t a = S->probe_addr, own = a + 4 * (WORDS + v);
     volatile struct frec *r = &frec[v];
+    if (S->probe_kind == PROBE_WARM) {
+        ms_st(own, 0xc0000000u | (v << 24), r); /* faults while read-only */
+        (void)ms_ld(own, r);
+        mb();
+        S->probe_ack = req;
+        mb();
+        while (S->probe_req == req)
+            ;
+        return probe(v);
+    }
     uint32_t e0 = r->count;
-    uint32_t x = ms_ld(a, r);
-    bool read_faulted = r->count == e0 + 1 && r->kind == 1 && r->addr == a;
-    ms_st(a + 4, 0xbad, r);
-    bool write_faulted = r->count == e0 + 2 && r->kind == 2 && r->addr == a + 4;
-    if (!read_faulted)
-        gprintf("memslot: reader vCPU %u: ERROR old address %x still readable (%x)\n", v, a, x);
+    uint32_t x = ms_ld(own, r);
+    bool read_faulted = r->count == e0 + 1 && r->kind == 1 && r->addr == own;
+    ms_st(own, 0xbad, r);
+    bool write_faulted = r->count == e0 + 2 && r->kind == 2 && r->addr == own;
+    if ((!read_faulted || !write_faulted) && reader_msgs++ < 8)
+        gprintf("memslot: reader vCPU %u: ERROR old address %x still %s (%x)\n", v, own,
+                read_faulted ? "writable" : "readable", x);
     S->probe_result = read_faulted && write_faulted ? 1 : 2;
     mb();
     S->probe_ack = req;
@@ -339,10 +359,10 @@ static void expect(const char *what, int32_t want, uint32_t nr, uint32_t a0, uin
         fail(what, r);
 }
 
-/* After a change took the window away from old: reader vCPU 0 must fault. */
-static void probe_old(uint32_t old, uint32_t *probes)
+static void probe_request(uint32_t kind, uint32_t addr)
 {
-    S->probe_addr = old;
+    S->probe_kind = kind;
+    S->probe_addr = addr;
     mb();
     uint32_t req = S->probe_req + 1;
     S->probe_req = req;
@@ -350,6 +370,19 @@ static void probe_old(uint32_t old, uint32_t *probes)
     while (S->probe_ack != req)
         cpu_pause();
     mb();
+}
+
+/* Before a change that takes the window from addr: reader vCPU 0 holds its
+ * translations of addr (see probe()). */
+static void probe_warm(uint32_t addr)
+{
+    probe_request(PROBE_WARM, addr);
+}
+
+/* After that change returned: reader vCPU 0 must fault at the old address. */
+static void probe_old(uint32_t old, uint32_t *probes)
+{
+    probe_request(PROBE_OLD, old);
     if (S->probe_result != 1)
         fail("old window address still mapped after the change returned", -1);
     (*probes)++;
@@ -433,6 +466,8 @@ static int control_main(uint32_t iters)
         S->seq = 2 * p - 1;
         mb();
         uint32_t old = addr;
+        if (p % 50 == 0 || p % 20 == 0)
+            probe_warm(old);
         if (p % 50 == 0) {
             call("DETACH", HC_WIN_DETACH, 0, 1, 0, 0);
             S->addr = 0;
