@@ -8,9 +8,11 @@
  * reader's window (move between two addresses, toggle read-only/read-write,
  * and every 50th phase a detach and an attach), writes the phase's pattern
  * through its own mapping and marks the phase even with the window's address
- * and permission. After each detach (and every 20th move) it asks reader
- * vCPU 0 to read and write the old address and waits for the answer: both
- * must fault. (Between those probes the readers still touch old addresses
+ * and permission. Around each detach (and every 20th move) it has reader
+ * vCPU 0 touch the window and hold its translations before the change, and
+ * read and write the old address once the change returned: both must fault
+ * (probe(); without the EPT shootdown they do not, even under Bochs: check
+ * x86-memslot-no-shootdown). (Between those probes the readers still touch old addresses
  * whenever a move overtakes them.) Every 25th phase it waits until both
  * reader vCPUs have checked it. It also takes and gives back its pool (a
  * pool page must fault before TAKE and after GIVE), rings a doorbell, and
