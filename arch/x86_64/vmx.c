@@ -1185,14 +1185,15 @@ static bool inject_outside_abort(struct vcpu *v, u64 q, u64 gpa, bool permission
         return false;
     const char *not_done = NULL;
     if (vmread(IDT_VECTORING_INFO) & (1u << 31))
-        not_done = "during event delivery";
+        not_done = "an access during event delivery";
     else if (q & 4)
-        not_done = "on an instruction fetch";
+        not_done = "an instruction fetch";
     else if (!(q & (1u << 7)) || !(q & (1u << 8)))
-        not_done = "on the guest's own page-table walk";
+        not_done = "the guest's own page-table walk";
     if (not_done) {
         bh_snprintf(why + strlen(why), len - strlen(why),
-                    " %s (outside-access \"abort\" injects #GP(0) only for data accesses)",
+                    " (outside-access \"abort\" injects #GP(0) for data accesses only, not for "
+                    "%s)",
                     not_done);
         return false;
     }
