@@ -58,7 +58,11 @@ ARCH_SRCS := $(wildcard arch/$(ARCH)/*.c) $(wildcard arch/$(ARCH)/*.S) \
 HV_SRCS := $(CORE_SRCS) $(ARCH_SRCS) $(DRIVER_SRCS)
 HV_OBJS := $(patsubst %,$(BUILD)/%.o,$(HV_SRCS))
 
-CFLAGS := $(CFLAGS_COMMON) $(ARCH_CFLAGS)
+# HV_DEFS: extra -D options for the hypervisor only; the negative check
+# x86-memslot-no-shootdown builds a deliberately broken variant with it
+# into its own O= directory.
+HV_DEFS ?=
+CFLAGS := $(CFLAGS_COMMON) $(ARCH_CFLAGS) $(HV_DEFS)
 ASFLAGS := $(ASFLAGS_COMMON) $(ARCH_ASFLAGS)
 
 .PHONY: all clean deps run test test-long fuzz bench unit check-config FORCE

@@ -108,7 +108,7 @@ struct cfg_partition {
     bool console;                   /* virtual console on */
     bool pmu;                       /* arm64: the PMU passed through (EL2 counting off) */
     enum cfg_fault_policy fault;
-    bool outside_abort;             /* arm64: outside-access = "abort" */
+    bool outside_abort;             /* outside-access = "abort" (arm64: SEA, x86_64: #GP(0)) */
     u32 restart_limit;              /* with CFG_FAULT_RESTART */
     bool has_load_address;          /* arm64: load the kernel raw at load_address */
     u64 load_address;

@@ -588,10 +588,6 @@ u32 cfg_validate(struct config *cfg, const struct boot_info *bi, struct cfg_errl
                  "\"%s\" is an x86_64 boot protocol (arm64 partitions use \"linux-image\")",
                  cfg_boot_protocol_name(pt->boot));
 
-        if (x86 && pt->outside_abort)
-            verr(&v, pt->node, "outside-access",
-                 "\"abort\" is arm64 only (an x86_64 partition's access outside its memory "
-                 "goes to the fault policy)");
         if (pt->has_load_address) {
             bool inside = false;
             for (u32 j = 0; j < pt->nregions; j++)
@@ -659,7 +655,9 @@ void cfg_describe(const struct config *cfg, void (*emit)(void *ctx, const char *
         else
             ADD("halt");
         if (pt->outside_abort)
-            ADD("; outside its memory: external abort");
+            ADD("; outside its memory: %s", pt->boot == CFG_BOOT_MULTIBOOT || pt->boot == CFG_BOOT_PVH
+                                                ? "#GP(0) injected"
+                                                : "external abort");
         emit(ctx, line);
         if (pt->cmdline[0]) {
             pos = 0;
