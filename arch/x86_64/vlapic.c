@@ -131,6 +131,13 @@ static u32 divisor(const struct vlapic *l)
     return d == 7 ? 1 : 2u << d;
 }
 
+/* The shortest period of a periodic timer: 100 us. A period shorter than
+ * the round trip of an exit made every entry end at once in a
+ * preemption-timer exit, and the vCPU never ran another instruction (an
+ * initial count of 1 at divide-by-1 did it; found by x86-vmx-fuzz-apic).
+ * Linux programs no periodic LAPIC timer faster than 1 kHz. */
+#define TIMER_MIN_PERIOD_US 100
+
 static void timer_arm_count(struct vlapic *l)
 {
     l->timer_deadline = 0;
@@ -138,6 +145,9 @@ static void timer_arm_count(struct vlapic *l)
     if (TIMER_MODE(l->lvt[LVT_TIMER]) == TIMER_DEADLINE || !l->timer_init)
         return;
     l->timer_period = (u64)l->timer_init * divisor(l);
+    u64 min = x86_tsc_khz() * TIMER_MIN_PERIOD_US / 1000;
+    if (TIMER_MODE(l->lvt[LVT_TIMER]) == TIMER_PERIODIC && l->timer_period < min)
+        l->timer_period = min;
     l->timer_deadline = rdtsc() + l->timer_period;
 }
 
@@ -148,7 +158,8 @@ static u32 timer_current(const struct vlapic *l)
     u64 now = rdtsc();
     if (now >= l->timer_deadline)
         return 0;
-    return (u32)((l->timer_deadline - now) / divisor(l));
+    u64 left = (l->timer_deadline - now) / divisor(l);
+    return left > l->timer_init ? l->timer_init : (u32)left; /* a stretched period */
 }
 
 void vlapic_timer_check(struct vlapic *l, u64 now)

@@ -4,7 +4,8 @@
  * TPR/PPR, EOI, ISR/IRR/TMR, ICR, LVT and the timer in one-shot, periodic
  * and TSC-deadline modes. Time is the TSC; the timer counts at the TSC rate
  * divided by the divide configuration (so the APIC "bus" frequency is the
- * TSC frequency, reported in CPUID leaf 0x40000010).
+ * TSC frequency, reported in CPUID leaf 0x40000010); a periodic timer's
+ * period is at least 100 us.
  *
  * Only the vCPU's own CPU touches its vlapic, except vlapic_post() (IRR
  * bits, from any CPU of the partition) and the INIT/SIPI/NMI requests,
