@@ -1,6 +1,6 @@
 /* fuzzgic: a hostile guest for the partition's virtual GICv3. A
  * deterministic PRNG (xorshift64, seed= on the command line) drives iters=
- * random operations:
+ * random operations per vCPU (progress=N prints where each vCPU is every N):
  *   - writes and reads of random widths (8/16/32/64 bit, plain and
  *     sign-extending loads) at random offsets of the distributor, of the
  *     redistributor frame (RD_base and SGI_base, implemented registers or
