@@ -23,7 +23,12 @@
  *
  * Access forms the hypervisor refuses stop the partition: one of them per
  * run (refuse=1; the partition's fault policy restarts it), in the order of
- * the table below, before the fuzzing run. */
+ * the table below, before the fuzzing run.
+ *
+ * victim=1 (2 vCPUs): vCPU 1 is started by INIT-SIPI-SIPI and counts with
+ * interrupts on; the fuzzing may INIT it and send it IPIs and NMIs (SIPIs
+ * always carry the trampoline's vector); at the end it must start again
+ * after INIT-SIPI-SIPI, run and take an IPI. */
 #include "guest.h"
 
 #define APIC 0xfee00000u
@@ -82,9 +87,32 @@ static void eoi(void)
         *(volatile uint32_t *)(APIC + 0xb0) = 0;
 }
 
+/* The victim vCPU (victim=1): started by INIT-SIPI-SIPI at the trampoline,
+ * it counts in a loop with interrupts on; the fuzzing may INIT it (SIPIs
+ * then always carry the trampoline's vector) and must not lose it. */
+static uint8_t ap_stack[4096] __attribute__((aligned(16)));
+static volatile uint32_t ap_starts, ap_loops, ap_irqs;
+static bool on_ap(void)
+{
+    uint32_t sp;
+    __asm__ volatile("movl %%esp, %0" : "=r"(sp));
+    return sp >= (uint32_t)(uintptr_t)ap_stack && sp < (uint32_t)(uintptr_t)ap_stack + sizeof(ap_stack);
+}
+
 static void on_vector(struct irq_frame *f)
 {
     uint32_t v = f->vector & 0xff;
+    if (on_ap()) {
+        __atomic_fetch_add(&ap_irqs, 1, __ATOMIC_RELAXED);
+        if (v >= 16)
+            *(volatile uint32_t *)(APIC + 0xb0) = 0; /* the victim stays in xAPIC mode */
+        else if (v != 2) {
+            gprintf("fuzzapic: FAIL exception %u on the victim vCPU at %x\n", v, f->eip);
+            for (;;)
+                __asm__ volatile("cli; hlt");
+        }
+        return;
+    }
     vec_count[v]++;
     if (v == 2) {
         nmis++;
@@ -163,11 +191,14 @@ static void apic_write(uint32_t off, uint32_t v, uint32_t form)
 /* INIT and SIPI must not reach this vCPU (it would wait for a SIPI that
  * nobody sends): those that would go to all-excluding-self instead. */
 static uint32_t inits_elsewhere;
+static bool victim;
 static uint32_t safe_icr(uint32_t lo, uint32_t dest, bool x2)
 {
     uint32_t mode = (lo >> 8) & 7, sh = (lo >> 18) & 3;
     if (mode != 5 && mode != 6)
         return lo;
+    if (mode == 6 && victim)
+        lo = (lo & ~0xffu) | 0x08; /* the trampoline at 0x8000, nothing random */
     bool self = sh == 1 || sh == 2 ||
                 (sh == 0 && ((lo & (1u << 11)) || (x2 ? dest == 0 || dest == 0xffffffffu
                                                        : (dest & 0xff) == 0 || (dest & 0xff) == 0xff)));
@@ -374,6 +405,56 @@ static void fuzz_ports(uint32_t r)
     }
 }
 
+extern char ap_tramp[], ap_tramp_end[], ap_gdtr[];
+uint32_t ap_stack_top;
+__asm__(".text\n.code16\n.globl ap_tramp\nap_tramp:\n"
+        "  cli\n  movw %cs, %ax\n  movw %ax, %ds\n"
+        "  lgdtl (ap_gdtr - ap_tramp)\n"
+        "  movl %cr0, %eax\n  orl $1, %eax\n  movl %eax, %cr0\n"
+        "  ljmpl $0x10, $ap_entry32\n"
+        ".globl ap_gdtr\nap_gdtr:\n  .word 0\n  .long 0\n"
+        ".globl ap_tramp_end\nap_tramp_end:\n"
+        ".code32\n"
+        "ap_entry32:\n  movw $0x18, %ax\n  movw %ax, %ds\n  movw %ax, %es\n  movw %ax, %ss\n"
+        "  movl ap_stack_top, %esp\n  call ap_main\n1: cli\n  hlt\n  jmp 1b\n");
+
+static struct {
+    uint16_t limit;
+    uint32_t base;
+} __attribute__((packed)) bsp_idtr;
+
+void ap_main(void);
+void ap_main(void)
+{
+    __asm__ volatile("lidt %0" ::"m"(bsp_idtr));
+    *(volatile uint32_t *)(APIC + 0xf0) = 0x1ff;
+    __atomic_fetch_add(&ap_starts, 1, __ATOMIC_RELAXED);
+    __asm__ volatile("sti");
+    for (;;) {
+        __atomic_fetch_add(&ap_loops, 1, __ATOMIC_RELAXED);
+        __asm__ volatile("pause");
+    }
+}
+
+static bool wait_change(volatile uint32_t *c, uint32_t from, uint32_t khz, uint32_t ms)
+{
+    uint64_t end = rdtsc() + (uint64_t)khz * ms;
+    while (*c == from && rdtsc() < end)
+        __asm__ volatile("pause");
+    return *c != from;
+}
+
+/* INIT, then SIPI twice, to APIC ID 1 (xAPIC mode). */
+static void start_victim(void)
+{
+    *(volatile uint32_t *)(APIC + 0x310) = 1u << 24;
+    *(volatile uint32_t *)(APIC + 0x300) = 0x4500;
+    for (uint32_t i = 0; i < 2; i++) {
+        *(volatile uint32_t *)(APIC + 0x310) = 1u << 24;
+        *(volatile uint32_t *)(APIC + 0x300) = 0x0608;
+    }
+}
+
 int guest_main(uint32_t magic, uint32_t info)
 {
     const char *cmd = boot_cmdline(magic, info);
@@ -423,6 +504,22 @@ int guest_main(uint32_t magic, uint32_t info)
     gprintf("fuzzapic: 400 APIC reads with a periodic timer of 1 tick: %u ms, vector 0x30 taken "
             "%u time(s)\n", storm_ms, vec_count[0x30]);
     vec_count[0x30] = 0;
+
+    victim = cmdline_u32(cmd, "victim", 0) && pi.vcpus >= 2;
+    if (victim) {
+        __asm__ volatile("sidt %0" : "=m"(bsp_idtr));
+        struct {
+            uint16_t limit;
+            uint32_t base;
+        } __attribute__((packed)) g;
+        __asm__ volatile("sgdt %0" : "=m"(g));
+        memcpy(ap_gdtr, &g, 6);
+        memcpy((void *)0x8000, ap_tramp, (uint32_t)(ap_tramp_end - ap_tramp));
+        ap_stack_top = (uint32_t)(uintptr_t)(ap_stack + sizeof(ap_stack));
+        start_victim();
+        bool up = wait_change(&ap_starts, 0, khz, 5000);
+        gprintf("fuzzapic: victim vCPU 1 %s by INIT-SIPI-SIPI\n", up ? "started" : "FAIL not started");
+    }
 
     /* INIT and SIPI to APIC IDs that do not exist, and to all-excluding-self */
     *(volatile uint32_t *)(APIC + 0x310) = 0x37u << 24;
@@ -522,7 +619,24 @@ int guest_main(uint32_t magic, uint32_t info)
     gprintf("fuzzapic: after re-init: %u LAPIC timer interrupt(s), %u self IPI(s), "
             "%u new #GP, %u new NMIs; RTC advanced %u s in %u s\n",
             timer_n, self_n, exc_count[13] - gp0, nmis - nmi0, t_after - t_before, passed);
-    bool ok = timer_n == 1 && self_n == 1 && exc_count[13] == gp0 && !bad_exc && rtc_ok;
+    bool victim_ok = true;
+    if (victim) {
+        /* whatever the fuzzing left it in (running, or waiting for a SIPI
+         * after an INIT): started again, it runs and takes an IPI */
+        uint32_t starts = ap_starts;
+        start_victim();
+        bool back = wait_change(&ap_starts, starts, khz, 5000);
+        bool runs = wait_change(&ap_loops, ap_loops, khz, 1000);
+        uint32_t irqs = ap_irqs;
+        *(volatile uint32_t *)(APIC + 0x310) = 1u << 24;
+        *(volatile uint32_t *)(APIC + 0x300) = 0x44;
+        bool ipi = wait_change(&ap_irqs, irqs, khz, 1000);
+        gprintf("fuzzapic: victim vCPU 1: %u starts, %u interrupts; after INIT-SIPI-SIPI it "
+                "%s, %s and %s\n", ap_starts, ap_irqs, back ? "started again" : "FAIL did not start",
+                runs ? "runs" : "FAIL does not run", ipi ? "takes an IPI" : "FAIL takes no IPI");
+        victim_ok = back && runs && ipi;
+    }
+    bool ok = timer_n == 1 && self_n == 1 && exc_count[13] == gp0 && !bad_exc && rtc_ok && victim_ok;
     gprintf("fuzzapic: %s the interrupt controllers work after the fuzzing\n",
             ok ? "ok  " : "FAIL");
     return ok ? 0 : 1;
