@@ -112,7 +112,8 @@ void vlapic_post(struct vlapic *l, u32 vec)
 {
     vec &= 0xff;
     if (vec < 16) {
-        l->esr |= 1u << 6; /* received illegal vector (only this CPU reads esr) */
+        /* received illegal vector; the sender may be another vCPU */
+        __atomic_fetch_or(&l->esr, 1u << 6, __ATOMIC_RELAXED);
         return;
     }
     __atomic_fetch_or(&l->irr[vec / 32], 1u << (vec % 32), __ATOMIC_ACQ_REL);
@@ -238,7 +239,7 @@ static bool reg_read(struct vlapic *l, u32 off, u64 *val, bool x2)
         *val = l->dfr;
         return true;
     case R_SVR: *val = l->svr; return true;
-    case R_ESR: *val = l->esr; return true;
+    case R_ESR: *val = __atomic_load_n(&l->esr, __ATOMIC_RELAXED); return true;
     case R_CMCI: *val = l->lvt[LVT_CMCI]; return true;
     case R_ICR_LO:
         *val = x2 ? ((u64)l->icr_hi << 32) | l->icr_lo : l->icr_lo;
@@ -317,7 +318,7 @@ static bool reg_write(struct vlapic *l, u32 off, u64 val, bool x2)
     case R_ESR:
         if (x2 && v)
             return false;
-        l->esr = 0;
+        __atomic_store_n(&l->esr, 0, __ATOMIC_RELAXED);
         return true;
     case R_CMCI: lvt_write(l, LVT_CMCI, v); return true;
     case R_ICR_LO:

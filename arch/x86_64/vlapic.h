@@ -26,7 +26,8 @@ enum { LVT_TIMER, LVT_THERMAL, LVT_PERF, LVT_LINT0, LVT_LINT1, LVT_ERROR, LVT_CM
 struct vlapic {
     u32 id;
     u64 base;          /* IA32_APIC_BASE */
-    u32 tpr, ldr, dfr, svr, esr, icr_hi;
+    u32 tpr, ldr, dfr, svr, icr_hi;
+    u32 esr;           /* atomic: an illegal vector is set by the sender */
     u32 icr_lo;
     u32 irr[8];        /* set by any CPU (atomic) */
     u32 isr[8], tmr[8];
