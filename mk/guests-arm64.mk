@@ -13,7 +13,7 @@ GUEST_A64_LDFLAGS := -nostdlib -static -z noexecstack
 else
 GUEST_A64_LDFLAGS := -nostdlib -static -z noexecstack --no-warn-rwx-segments
 endif
-GUEST_A64 := hello heartbeat psci hypercalls isolation crash bench channel flood irq passthru echo memslot doorbell
+GUEST_A64 := hello heartbeat psci hypercalls isolation crash bench channel flood irq passthru echo memslot doorbell fuzzgic
 GUESTS += $(patsubst %,$(GUEST_A64_DIR)/%.bin,$(GUEST_A64))
 
 $(GUEST_A64_DIR)/%.o: guests/arm64/%.c guests/arm64/guest.h

@@ -14,7 +14,7 @@ GUEST_X86_LDFLAGS := -m elf_i386 -nostdlib -static -z noexecstack --no-warn-rwx-
 endif
 GUEST_X86_CFLAGS := -std=gnu11 -ffreestanding -fno-builtin -fno-pic -fno-pie -fno-stack-protector \
 	-mgeneral-regs-only -march=i686 -Os -Wall -Wextra -Werror -fno-asynchronous-unwind-tables
-GUEST_X86_C := hello heartbeat hypercalls isolation triplefault cpuid bench channel flood apic memslot doorbell serialirq echo quiet abort
+GUEST_X86_C := hello heartbeat hypercalls isolation triplefault cpuid bench channel flood apic memslot doorbell serialirq echo quiet abort fuzzapic
 GUEST_X86_ASM := modes
 GUESTS += $(patsubst %,$(GUEST_X86_DIR)/%.elf,$(GUEST_X86_C) $(GUEST_X86_ASM))
 

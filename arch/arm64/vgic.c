@@ -12,7 +12,10 @@
  * highest-priority enabled pending ones are moved into them. When more are
  * pending than there are list registers, ICH_HCR_EL2.NPIE asks for a
  * maintenance interrupt once none of the loaded ones is pending any more,
- * and the next exit loads the rest. Another vCPU that changes this state
+ * and the next exit loads the rest. When none of the loaded ones is pending
+ * (the list registers are full of active interrupts), NPIE would fire at
+ * once and keep the vCPU from running at all: ICH_HCR_EL2.UIE asks instead
+ * for a maintenance interrupt once at most one list register is in use. Another vCPU that changes this state
  * (an SGI, a distributor write) does it under the partition's vgic lock and
  * kicks the owner's physical CPU with a physical SGI; clearing pending or
  * active state of an interrupt that may sit in the owner's list registers
@@ -70,6 +73,7 @@
 #define LR_EOI (1ULL << 41)
 
 #define ICH_HCR_EN (1ULL << 0)
+#define ICH_HCR_UIE (1ULL << 1)
 #define ICH_HCR_NPIE (1ULL << 3)
 
 #define BIT(map, i) (((map)[(i) / 64] >> ((i) % 64)) & 1)
@@ -323,7 +327,7 @@ void vgic_flush_slow(struct vgic *g, u32 me)
 {
     struct vgic_cpu *c = &g->cpu[me];
     u32 n = lr_count(), used = 0;
-    bool more = false;
+    bool more = false, pend_only = false;
     spin_lock(&g->lock);
     for (u32 pass = 0; pass < 2 && !more; pass++) {
         for (;;) {
@@ -353,6 +357,8 @@ void vgic_flush_slow(struct vgic *g, u32 me)
             if (BIT(c->act, best)) {
                 lr |= LR_ACTIVE;
                 SETB(c->lr_act, best);
+            } else {
+                pend_only = true; /* an LR in the pending state (not pending and active) */
             }
             if (BIT(c->hw_act, best))
                 lr |= LR_HW | (u64)best << 32;
@@ -366,7 +372,11 @@ void vgic_flush_slow(struct vgic *g, u32 me)
         }
     }
     spin_unlock(&g->lock);
-    sysreg_write(S3_4_C12_C11_0, ICH_HCR_EN | (more ? ICH_HCR_NPIE : 0));
+    /* More to load: NPIE once the pending ones were taken; if every loaded
+     * one is active, UIE once they were deactivated (NPIE would be
+     * asserted at once, an endless exit loop: found by arm64-vm-fuzz-gic). */
+    u64 mi = !more ? 0 : pend_only ? ICH_HCR_NPIE : n > 1 ? ICH_HCR_UIE : 0;
+    sysreg_write(S3_4_C12_C11_0, ICH_HCR_EN | mi);
     c->hcr_more = more;
     isb();
 }

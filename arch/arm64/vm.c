@@ -675,8 +675,10 @@ static enum leave handle_sync(struct vcpu_run *v)
     case EC_SYSREG: {
         /* ISS: Op0 [21:20], Op2 [19:17], Op1 [16:14], CRn [13:10], Rt [9:5],
          * CRm [4:1], direction [0] (1 = read). ICC_SGI1R_EL1 is
-         * S3_0_C12_C11_5, ICC_ASGI1R_EL1 S3_1_C12_C11_6, ICC_SGI0R_EL1
-         * S3_2_C12_C11_7: writes trap while HCR_EL2.IMO is set. */
+         * S3_0_C12_C11_5, ICC_ASGI1R_EL1 S3_0_C12_C11_6, ICC_SGI0R_EL1
+         * S3_0_C12_C11_7: writes trap while HCR_EL2.IMO (SGI0R: FMO) is set.
+         * With one Security state (GICD_CTLR.DS = 1) there is no other
+         * state's Group 1 for ASGI1R: it acts as SGI0R (as KVM does). */
         u32 iss = (u32)esr & 0x3fffff;
         u32 sysreg = iss & 0x3ffc1e; /* everything but Rt and direction */
         u32 rt = (iss >> 5) & 31;
@@ -684,9 +686,9 @@ static enum leave handle_sync(struct vcpu_run *v)
 #define SYSREG_ISS(op0, op1, crn, crm, op2) \
     ((op0) << 20 | (op2) << 17 | (op1) << 14 | (crn) << 10 | (crm) << 1)
         if (!(iss & 1) && (sysreg == SYSREG_ISS(3, 0, 12, 11, 5) ||
-                           sysreg == SYSREG_ISS(3, 1, 12, 11, 6) ||
-                           sysreg == SYSREG_ISS(3, 2, 12, 11, 7))) {
-            vgic_sgi(&v->ap->vgic, v->index, val, sysreg == SYSREG_ISS(3, 2, 12, 11, 7));
+                           sysreg == SYSREG_ISS(3, 0, 12, 11, 6) ||
+                           sysreg == SYSREG_ISS(3, 0, 12, 11, 7))) {
+            vgic_sgi(&v->ap->vgic, v->index, val, sysreg != SYSREG_ISS(3, 0, 12, 11, 5));
             v->ctx.pc += 4;
             return L_RESUME;
         }

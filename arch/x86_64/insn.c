@@ -205,8 +205,10 @@ bool x86_decode_mmio_mov(const u8 *b, u32 n, bool long_mode, bool def32, struct 
         bh_snprintf(why, wlen, "opcode %#x is not an emulated MMIO access", op);
         return false;
     }
-    if (i >= n)
+    if (i >= n) {
+        bh_snprintf(why, wlen, "instruction too long");
         return false;
+    }
     u8 modrm = b[i++];
     u32 mod = modrm >> 6, reg = ((modrm >> 3) & 7) | ((rex & 4) ? 8 : 0), rm = modrm & 7;
     if (mod == 3) {
@@ -214,8 +216,10 @@ bool x86_decode_mmio_mov(const u8 *b, u32 n, bool long_mode, bool def32, struct 
         return false;
     }
     if (rm == 4) { /* SIB */
-        if (i >= n)
+        if (i >= n) {
+            bh_snprintf(why, wlen, "instruction too long");
             return false;
+        }
         u8 sib = b[i++];
         if (mod == 0 && (sib & 7) == 5)
             i += 4;
@@ -233,8 +237,10 @@ bool x86_decode_mmio_mov(const u8 *b, u32 n, bool long_mode, bool def32, struct 
             return false;
         }
         u32 isz = osz == 2 ? 2 : 4;
-        if (i + isz > n)
+        if (i + isz > n) {
+            bh_snprintf(why, wlen, "instruction too long");
             return false;
+        }
         u32 imm = 0;
         memcpy(&imm, b + i, isz);
         out->imm = osz == 8 ? (u64)(s64)(s32)imm : imm;
@@ -245,8 +251,10 @@ bool x86_decode_mmio_mov(const u8 *b, u32 n, bool long_mode, bool def32, struct 
         out->reg = (int)reg;
         out->write = op == 0x89;
     }
-    if (i > n)
+    if (i > n) {
+        bh_snprintf(why, wlen, "instruction too long");
         return false;
+    }
     out->len = (u8)i;
     return true;
 }

@@ -117,7 +117,8 @@ void vlapic_post_trig(struct vlapic *l, u32 vec, bool level)
 {
     vec &= 0xff;
     if (vec < 16) {
-        l->esr |= 1u << 6; /* received illegal vector (only this CPU reads esr) */
+        /* received illegal vector; the sender may be another vCPU */
+        __atomic_fetch_or(&l->esr, 1u << 6, __ATOMIC_RELAXED);
         return;
     }
     /* TMR before IRR: the vector is never taken with a stale trigger mode. */
@@ -146,6 +147,13 @@ static u32 divisor(const struct vlapic *l)
     return d == 7 ? 1 : 2u << d;
 }
 
+/* The shortest period of a periodic timer: 100 us. A period shorter than
+ * the round trip of an exit made every entry end at once in a
+ * preemption-timer exit, and the vCPU never ran another instruction (an
+ * initial count of 1 at divide-by-1 did it; found by x86-vmx-fuzz-apic).
+ * Linux programs no periodic LAPIC timer faster than 1 kHz. */
+#define TIMER_MIN_PERIOD_US 100
+
 static void timer_arm_count(struct vlapic *l)
 {
     l->timer_deadline = 0;
@@ -153,6 +161,9 @@ static void timer_arm_count(struct vlapic *l)
     if (TIMER_MODE(l->lvt[LVT_TIMER]) == TIMER_DEADLINE || !l->timer_init)
         return;
     l->timer_period = (u64)l->timer_init * divisor(l);
+    u64 min = x86_tsc_khz() * TIMER_MIN_PERIOD_US / 1000;
+    if (TIMER_MODE(l->lvt[LVT_TIMER]) == TIMER_PERIODIC && l->timer_period < min)
+        l->timer_period = min;
     l->timer_deadline = rdtsc() + l->timer_period;
 }
 
@@ -163,7 +174,8 @@ static u32 timer_current(const struct vlapic *l)
     u64 now = rdtsc();
     if (now >= l->timer_deadline)
         return 0;
-    return (u32)((l->timer_deadline - now) / divisor(l));
+    u64 left = (l->timer_deadline - now) / divisor(l);
+    return left > l->timer_init ? l->timer_init : (u32)left; /* a stretched period */
 }
 
 void vlapic_timer_check(struct vlapic *l, u64 now)
@@ -242,7 +254,7 @@ static bool reg_read(struct vlapic *l, u32 off, u64 *val, bool x2)
         *val = l->dfr;
         return true;
     case R_SVR: *val = l->svr; return true;
-    case R_ESR: *val = l->esr; return true;
+    case R_ESR: *val = __atomic_load_n(&l->esr, __ATOMIC_RELAXED); return true;
     case R_CMCI: *val = l->lvt[LVT_CMCI]; return true;
     case R_ICR_LO:
         *val = x2 ? ((u64)l->icr_hi << 32) | l->icr_lo : l->icr_lo;
@@ -321,7 +333,7 @@ static bool reg_write(struct vlapic *l, u32 off, u64 val, bool x2)
     case R_ESR:
         if (x2 && v)
             return false;
-        l->esr = 0;
+        __atomic_store_n(&l->esr, 0, __ATOMIC_RELAXED);
         return true;
     case R_CMCI: lvt_write(l, LVT_CMCI, v); return true;
     case R_ICR_LO:

@@ -4,7 +4,8 @@
  * TPR/PPR, EOI, ISR/IRR/TMR, ICR, LVT and the timer in one-shot, periodic
  * and TSC-deadline modes. Time is the TSC; the timer counts at the TSC rate
  * divided by the divide configuration (so the APIC "bus" frequency is the
- * TSC frequency, reported in CPUID leaf 0x40000010).
+ * TSC frequency, reported in CPUID leaf 0x40000010); a periodic timer's
+ * period is at least 100 us.
  *
  * Only the vCPU's own CPU touches its vlapic, except vlapic_post() (IRR
  * and TMR bits, from any CPU of the partition) and the INIT/SIPI/NMI requests,
@@ -25,7 +26,8 @@ enum { LVT_TIMER, LVT_THERMAL, LVT_PERF, LVT_LINT0, LVT_LINT1, LVT_ERROR, LVT_CM
 struct vlapic {
     u32 id;
     u64 base;          /* IA32_APIC_BASE */
-    u32 tpr, ldr, dfr, svr, esr, icr_hi;
+    u32 tpr, ldr, dfr, svr, icr_hi;
+    u32 esr;           /* atomic: an illegal vector is set by the sender */
     u32 icr_lo;
     u32 irr[8];        /* set by any CPU (atomic) */
     u32 isr[8], tmr[8];

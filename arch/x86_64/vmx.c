@@ -1116,18 +1116,21 @@ static enum exit_action handle_apic_mmio(struct vcpu *v, u64 gpa, bool ioapic)
     if (!x86_guest_fetch(v->p, &g, lin, b, n)) {
         n = (u32)(PAGE_SIZE - (lin & (PAGE_SIZE - 1))); /* up to the end of the page */
         if (n > sizeof(b) || !x86_guest_fetch(v->p, &g, lin, b, n))
-            return fault(v, "local APIC access from an instruction that cannot be fetched", gpa,
-                         true);
+            return fault(v, ioapic ? "I/O APIC access from an instruction that cannot be fetched"
+                                   : "local APIC access from an instruction that cannot be fetched",
+                         gpa, true);
     }
     struct mmio_insn in;
     char why[96], msg[160];
+    const char *dev = ioapic ? "I/O APIC" : "local APIC";
     if (!x86_decode_mmio_mov(b, n, lm, cs_ar & (1u << 14), &in, why, sizeof(why))) {
-        bh_snprintf(msg, sizeof(msg), "local APIC access not emulated: %s", why);
+        bh_snprintf(msg, sizeof(msg), "%s access not emulated: %s", dev, why);
         return fault(v, msg, gpa, true);
     }
     if (in.size != 4 || (gpa & 3)) {
-        bh_snprintf(msg, sizeof(msg), "local APIC access of %u bytes at offset %#llx (only "
-                    "aligned 32-bit accesses are allowed)", in.size, (unsigned long long)(gpa & 0xfff));
+        bh_snprintf(msg, sizeof(msg), "%s access of %u bytes at offset %#llx (only "
+                    "aligned 32-bit accesses are allowed)", dev, in.size,
+                    (unsigned long long)(gpa & 0xfff));
         return fault(v, msg, gpa, true);
     }
     u32 val = in.write ? (u32)(in.reg < 0 ? in.imm : get_gpr(v, (unsigned)in.reg)) : 0;

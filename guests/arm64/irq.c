@@ -8,7 +8,11 @@
  * routed to vCPU 1 pending while disabled, cleared by ICPENDR, taken once
  * enabled, active in vCPU 1's handler). Last, 8 SGIs and 4 SPIs are made
  * pending at once on vCPU 0 (more than the list registers hold) and each
- * must be taken exactly once. Ends with SYSTEM_OFF. */
+ * must be taken exactly once. With soak_ms=N both vCPUs then wait N ms more
+ * with the timer of vCPU 0 running. Every interrupt a vCPU did not ask for
+ * (an INTID outside what this test sends to that vCPU, or anything but the
+ * timer during the soak) is counted and must not come: a neighbour that
+ * fuzzes its own GIC must not reach this partition. Ends with SYSTEM_OFF. */
 #include "guest.h"
 
 #define MAXV 2
@@ -19,7 +23,8 @@
 static volatile uint64_t ticks[MAXV], sgi_count[MAXV][16], spi_count[96];
 static volatile uint32_t active_in_handler[96], pending_in_handler[96];
 static volatile uint64_t t_first[MAXV], t_last[MAXV];
-static volatile uint32_t timer_on[MAXV], v1_ready, v1_go_sgis, done;
+static volatile uint32_t timer_on[MAXV], v1_ready, v1_go_sgis, done, soaking;
+static volatile uint64_t unexpected, last_unexpected;
 static uint64_t period, want_ticks, want_sgis;
 static uint32_t failed;
 
@@ -60,12 +65,29 @@ static bool bit_of(uint64_t reg, uint32_t n)
     return (mmio_r32(reg) >> n) & 1;
 }
 
+/* What this test makes pending on each vCPU: the timer; SGIs 2, 3, 4-11
+ * and SPIs 42-45 on vCPU 0; SGIs 1, 5, 6 and SPI 40 on vCPU 1. */
+static bool asked_for(uint32_t v, uint32_t intid)
+{
+    if (intid == 27)
+        return true;
+    if (soaking)
+        return false;
+    if (v == 0)
+        return (intid >= 2 && intid <= 11) || (intid >= SPI_FLOOD && intid < SPI_FLOOD + 4);
+    return intid == 1 || intid == 5 || intid == 6 || intid == SPI_ROUTED;
+}
+
 void irq_handler(void)
 {
     uint32_t v = me() & 1;
     uint32_t intid = gic_ack();
     if (intid >= 1020)
         return;
+    if (!asked_for(v, intid)) {
+        unexpected++;
+        last_unexpected = (uint64_t)v << 32 | intid;
+    }
     if (intid == 27 && ticks[v] > 0) {
         /* checked on the first tick only: each read is a trap */
     } else if (intid < 32) {
@@ -154,6 +176,7 @@ int guest_main(const void *dtb)
     uint64_t hz = cmdline_u64(args, "hz", 100);
     want_ticks = cmdline_u64(args, "ticks", 20);
     want_sgis = cmdline_u64(args, "sgis", 10);
+    uint64_t soak_ms = cmdline_u64(args, "soak_ms", 0);
     period = counter_freq() / (hz ? hz : 1);
     set_vectors();
     uint32_t n = dt_count_cpus(dtb);
@@ -281,6 +304,24 @@ int guest_main(const void *dtb)
     while (sgi_count[1][5] == before)
         ;
     check("SGI 5 woke vCPU 1 from WFI", sgi_count[1][5] - before, 1);
+
+    if (soak_ms) {
+        soaking = 1;
+        uint64_t t0 = ticks[0];
+        want_ticks = ~0ULL;
+        deadline[0] = 0;
+        timer_arm();
+        for (uint64_t end = counter() + soak_ms * counter_freq() / 1000; counter() < end;)
+            __asm__ volatile("wfi" ::: "memory");
+        timer_on[0] = 0;
+        timer_stop();
+        gprintf("irq: soak of %lu ms: %lu timer interrupts on vCPU 0\n", soak_ms, ticks[0] - t0);
+        soaking = 0;
+    }
+    if (unexpected)
+        gprintf("irq: last unexpected interrupt: INTID %lu on vCPU %lu\n",
+                last_unexpected & 0xffffffffu, last_unexpected >> 32);
+    check("no interrupt this test did not ask for", unexpected, 0);
 
     done = 1;
     gic_send_sgi(6, 1u << 1);

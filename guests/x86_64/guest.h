@@ -53,6 +53,14 @@ size_t strlen(const char *s);
 void *memset(void *d, int c, size_t n);
 void *memcpy(void *d, const void *s, size_t n);
 
+/* An IDT whose 256 vectors all call hook (lib.c); frame as pushed. */
+struct irq_frame {
+    uint32_t edi, esi, ebp, esp, ebx, edx, ecx, eax;
+    uint32_t vector, error;
+    uint32_t eip, cs, eflags;
+};
+void idt_install(void (*hook)(struct irq_frame *));
+
 int guest_main(uint32_t magic, uint32_t info);
 
 #endif

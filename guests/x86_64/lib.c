@@ -151,3 +151,65 @@ void spin_delay(uint32_t loops)
     for (volatile uint32_t i = 0; i < loops; i++)
         ;
 }
+
+/* 256 interrupt and exception stubs, 16 bytes apart: each pushes a zero
+ * error code (except for the vectors where the CPU pushes one: 8, 10-14),
+ * its vector, the general registers, and calls the hook with the frame;
+ * the hook may change the saved EIP. */
+__asm__(".text\n.balign 16\n.globl lib_isr_stubs\nlib_isr_stubs:\n"
+        ".set lib_vec, 0\n"
+        ".rept 256\n"
+        "  .balign 16\n"
+        "  .if lib_vec <> 8 && (lib_vec < 10 || lib_vec > 14)\n"
+        "  pushl $0\n"
+        "  .endif\n"
+        "  pushl $lib_vec\n"
+        "  jmp lib_isr_common\n"
+        "  .set lib_vec, lib_vec + 1\n"
+        ".endr\n"
+        "lib_isr_common:\n"
+        "  pushal\n"
+        "  cld\n"
+        "  pushl %esp\n"
+        "  call *lib_isr_hook\n"
+        "  addl $4, %esp\n"
+        "  popal\n"
+        "  addl $8, %esp\n"
+        "  iret\n");
+extern char lib_isr_stubs[];
+void (*lib_isr_hook)(struct irq_frame *);
+static uint64_t lib_idt[256];
+
+static uint64_t lib_gdt[4] = { 0, 0, 0x00cf9a000000ffffULL, 0x00cf92000000ffffULL };
+
+/* Our own flat GDT (the entry state has none: GDTR limit 0), code 0x10 and
+ * data 0x18, and the IDT. */
+void idt_install(void (*hook)(struct irq_frame *))
+{
+    static struct {
+        uint16_t limit;
+        uint32_t base;
+    } __attribute__((packed)) gdtr;
+    gdtr.limit = sizeof(lib_gdt) - 1;
+    gdtr.base = (uint32_t)(uintptr_t)lib_gdt;
+    __asm__ volatile("lgdt %0\n\t"
+                     "ljmp $0x10, $1f\n"
+                     "1: movw $0x18, %%ax\n\t"
+                     "movw %%ax, %%ds\n\tmovw %%ax, %%es\n\tmovw %%ax, %%ss\n\t"
+                     "movw %%ax, %%fs\n\tmovw %%ax, %%gs" ::"m"(gdtr)
+                     : "eax", "memory");
+    uint16_t cs = 0x10;
+    lib_isr_hook = hook;
+    for (uint32_t v = 0; v < 256; v++) {
+        uint32_t a = (uint32_t)(uintptr_t)(lib_isr_stubs + 16 * v);
+        lib_idt[v] = (a & 0xffff) | ((uint64_t)cs << 16) | (0x8eULL << 40) |
+                     ((uint64_t)(a >> 16) << 48);
+    }
+    static struct {
+        uint16_t limit;
+        uint32_t base;
+    } __attribute__((packed)) idtr;
+    idtr.limit = sizeof(lib_idt) - 1;
+    idtr.base = (uint32_t)(uintptr_t)lib_idt;
+    __asm__ volatile("lidt %0" ::"m"(idtr) : "memory");
+}

@@ -131,9 +131,59 @@ static void legacy_32bit(void)
     partitions_destroy();
 }
 
+/* The MMIO MOV decoder: every refusal names its reason, also when the
+ * bytes end inside the instruction (a fetch that stopped at a page the
+ * guest's tables do not map, or that another vCPU changed under it). */
+static bool dec(const u8 *b, u32 n, bool lm, struct mmio_insn *in, char *why)
+{
+    memset(why, 0x55, 96); /* no NUL: an unset reason would show */
+    why[95] = 0;
+    return x86_decode_mmio_mov(b, n, lm, true, in, why, 96);
+}
+
+static void decode_refusals_say_why(void)
+{
+    struct mmio_insn in;
+    char why[96];
+    static const u8 mov_load[] = { 0x8b, 0x04, 0x85, 0, 0, 0, 0 }; /* mov eax, [eax*4+0] */
+    CHECK(dec(mov_load, sizeof(mov_load), false, &in, why));
+    CHECK_EQ(in.len, 7);
+    CHECK_EQ(in.size, 4);
+    CHECK(!in.write);
+    static const u8 mov_imm[] = { 0xc7, 0x40, 0x10, 1, 2, 3, 4 }; /* mov dword [eax+0x10], imm */
+    CHECK(dec(mov_imm, sizeof(mov_imm), false, &in, why));
+    CHECK_EQ(in.len, 7);
+    CHECK_EQ(in.imm, 0x04030201);
+    /* every prefix of these is too short: each must say so */
+    for (u32 n = 1; n < sizeof(mov_load); n++) {
+        CHECK(!dec(mov_load, n, false, &in, why));
+        CHECK_STR(why, "instruction too long");
+    }
+    for (u32 n = 1; n < sizeof(mov_imm); n++) {
+        CHECK(!dec(mov_imm, n, false, &in, why));
+        CHECK_STR(why, "instruction too long");
+    }
+    static const u8 lock_or[] = { 0xf0, 0x83, 0x08, 0x00 };
+    CHECK(!dec(lock_or, sizeof(lock_or), false, &in, why));
+    CHECK_STR(why, "opcode 0xf0 is not an emulated MMIO access");
+    static const u8 rep_stos[] = { 0xf3, 0xab };
+    CHECK(!dec(rep_stos, sizeof(rep_stos), false, &in, why));
+    CHECK_STR(why, "opcode 0xf3 is not an emulated MMIO access");
+    static const u8 c7_not_mov[] = { 0xc7, 0x08, 0, 0, 0, 0 };
+    CHECK(!dec(c7_not_mov, sizeof(c7_not_mov), false, &in, why));
+    CHECK_STR(why, "opcode 0xc7 /1 is not a MOV");
+    static const u8 reg_form[] = { 0x89, 0xc0 };
+    CHECK(!dec(reg_form, sizeof(reg_form), false, &in, why));
+    CHECK_STR(why, "register operand in an MMIO access");
+    static const u8 prefixes_only[] = { 0x3e, 0x3e, 0x66 };
+    CHECK(!dec(prefixes_only, sizeof(prefixes_only), false, &in, why));
+    CHECK_STR(why, "instruction too long");
+}
+
 int main(void)
 {
     env_init();
+    RUN(decode_refusals_say_why);
     RUN(user_supervisor_rw);
     RUN(outside_and_unpaged);
     RUN(legacy_32bit);
