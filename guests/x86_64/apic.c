@@ -22,12 +22,6 @@ static uint32_t passed, failed;
 static uint64_t khz;
 uint32_t ap_stack_top;
 
-static inline uint64_t rdtsc(void)
-{
-    uint32_t lo, hi;
-    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-    return ((uint64_t)hi << 32) | lo;
-}
 static inline uint64_t rdmsr(uint32_t msr)
 {
     uint32_t lo, hi;
@@ -38,8 +32,6 @@ static inline void wrmsr(uint32_t msr, uint64_t v)
 {
     __asm__ volatile("wrmsr" ::"c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
 }
-static inline uint32_t apic_rd(uint32_t off) { return *(volatile uint32_t *)(uintptr_t)(APIC + off); }
-static inline void apic_wr(uint32_t off, uint32_t v) { *(volatile uint32_t *)(uintptr_t)(APIC + off) = v; }
 
 static void check(const char *what, bool ok)
 {
@@ -317,16 +309,6 @@ static void acpi_test(uint32_t vcpus)
                                                    sum8(dsdt, rd32(dsdt + 4)) == 0);
 }
 
-static void ioapic_wr(uint32_t reg, uint32_t v)
-{
-    *(volatile uint32_t *)0xfec00000u = reg;
-    *(volatile uint32_t *)0xfec00010u = v;
-}
-static uint32_t ioapic_rd(uint32_t reg)
-{
-    *(volatile uint32_t *)0xfec00000u = reg;
-    return *(volatile uint32_t *)0xfec00010u;
-}
 
 /* The I/O APIC with the UART's IRQ 4 (transmitter empty) routed to us. */
 static void ioapic_test(void)

@@ -4,12 +4,6 @@
  * every machine (see docs/performance.md). */
 #include "guest.h"
 
-static inline uint64_t rdtsc(void)
-{
-    uint32_t lo, hi;
-    __asm__ volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi)::"memory");
-    return ((uint64_t)hi << 32) | lo;
-}
 
 #define N 1000
 

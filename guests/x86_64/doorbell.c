@@ -37,13 +37,6 @@ static volatile uint32_t hits[256], last_vec;
 static uint32_t failures;
 static uint64_t khz;
 
-static inline uint64_t rdtsc(void)
-{
-    uint32_t lo, hi;
-    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-    return ((uint64_t)hi << 32) | lo;
-}
-static inline void apic_wr(uint32_t off, uint32_t v) { *(volatile uint32_t *)(uintptr_t)(APIC + off) = v; }
 
 static void fail(const char *what, uint32_t got, uint32_t want)
 {

@@ -18,12 +18,6 @@
 static volatile char line[64];
 static volatile uint32_t len, uart_irqs, newline, guard_fired, other_iir, overruns;
 
-static inline uint64_t rdtsc(void)
-{
-    uint32_t lo, hi;
-    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-    return ((uint64_t)hi << 32) | lo;
-}
 
 static void print_upper(const volatile char *s, uint32_t n)
 {
@@ -33,12 +27,6 @@ static void print_upper(const volatile char *s, uint32_t n)
     }
 }
 
-static inline void apic_wr(uint32_t off, uint32_t v) { *(volatile uint32_t *)(uintptr_t)(APIC + off) = v; }
-static void ioapic_wr(uint32_t reg, uint32_t v)
-{
-    *(volatile uint32_t *)0xfec00000u = reg;
-    *(volatile uint32_t *)0xfec00010u = v;
-}
 
 void irq_handler(uint32_t vec);
 void irq_handler(uint32_t vec)

@@ -45,12 +45,6 @@ static uint32_t rnd(void)
     return rs;
 }
 
-static inline uint64_t rdtsc(void)
-{
-    uint32_t lo, hi;
-    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-    return ((uint64_t)hi << 32) | lo;
-}
 
 /* The #GP/#UD recovery: the handler resumes at recover_eip. */
 volatile uint32_t recover_eip;

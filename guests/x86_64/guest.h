@@ -61,6 +61,30 @@ struct irq_frame {
 };
 void idt_install(void (*hook)(struct irq_frame *));
 
+/* The virtual platform's timestamp and interrupt controllers, shared by the
+ * test guests: the TSC (ordered after earlier loads), the xAPIC page and the
+ * I/O APIC's index/data window (docs/hypercalls.md). */
+#define GUEST_LAPIC 0xfee00000u
+#define GUEST_IOAPIC 0xfec00000u
+static inline uint64_t rdtsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi)::"memory");
+    return ((uint64_t)hi << 32) | lo;
+}
+static inline uint32_t apic_rd(uint32_t off) { return *(volatile uint32_t *)(uintptr_t)(GUEST_LAPIC + off); }
+static inline void apic_wr(uint32_t off, uint32_t v) { *(volatile uint32_t *)(uintptr_t)(GUEST_LAPIC + off) = v; }
+static inline void ioapic_wr(uint32_t reg, uint32_t v)
+{
+    *(volatile uint32_t *)(uintptr_t)GUEST_IOAPIC = reg;
+    *(volatile uint32_t *)(uintptr_t)(GUEST_IOAPIC + 0x10) = v;
+}
+static inline uint32_t ioapic_rd(uint32_t reg)
+{
+    *(volatile uint32_t *)(uintptr_t)GUEST_IOAPIC = reg;
+    return *(volatile uint32_t *)(uintptr_t)(GUEST_IOAPIC + 0x10);
+}
+
 int guest_main(uint32_t magic, uint32_t info);
 
 #endif

@@ -8,12 +8,6 @@
  * reported at the end. */
 #include "guest.h"
 
-static inline uint64_t rdtsc(void)
-{
-    uint32_t lo, hi;
-    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-    return ((uint64_t)hi << 32) | lo;
-}
 
 static volatile uint32_t irqs, last_vector;
 

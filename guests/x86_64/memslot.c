@@ -294,10 +294,6 @@ void ms_ap_main(void)
         cpu_pause();
 }
 
-static inline void apic_wr(uint32_t off, uint32_t v)
-{
-    *(volatile uint32_t *)(uintptr_t)(APIC + off) = v;
-}
 
 /* The boot protocol leaves no GDT the guest may rely on (and exception
  * delivery reloads CS from it): flat code 0x10 and data 0x18, then the IDT. */
@@ -543,12 +539,6 @@ static int control_main(uint32_t iters)
 
 /* ------------------------------------------------------------ bench */
 
-static inline uint64_t rdtsc(void)
-{
-    uint32_t lo, hi;
-    __asm__ volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi)::"memory");
-    return ((uint64_t)hi << 32) | lo;
-}
 
 /* u64 / u32 without libgcc (a 32-bit guest). */
 static uint32_t div_u64(uint64_t a, uint32_t b)

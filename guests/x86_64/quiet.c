@@ -4,12 +4,6 @@
  * it. Then it prints how many bytes it received (0 expected) and shuts down. */
 #include "guest.h"
 
-static inline uint64_t rdtsc(void)
-{
-    uint32_t lo, hi;
-    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-    return ((uint64_t)hi << 32) | lo;
-}
 
 int guest_main(uint32_t magic, uint32_t info)
 {

@@ -26,23 +26,6 @@ static uint32_t msg_len;
 static uint32_t failed;
 static uint64_t khz;
 
-static inline uint64_t rdtsc(void)
-{
-    uint32_t lo, hi;
-    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-    return ((uint64_t)hi << 32) | lo;
-}
-static inline void apic_wr(uint32_t off, uint32_t v) { *(volatile uint32_t *)(uintptr_t)(APIC + off) = v; }
-static void ioapic_wr(uint32_t reg, uint32_t v)
-{
-    *(volatile uint32_t *)IOAPIC = reg;
-    *(volatile uint32_t *)(IOAPIC + 0x10) = v;
-}
-static uint32_t ioapic_rd(uint32_t reg)
-{
-    *(volatile uint32_t *)IOAPIC = reg;
-    return *(volatile uint32_t *)(IOAPIC + 0x10);
-}
 
 /* One cause per interrupt: a transmitter-empty interrupt sends one byte
  * (or, after the last, switches the interrupt off). */
