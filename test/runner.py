@@ -160,18 +160,24 @@ def load_scenarios():
 CACHE = os.environ.get("BULKHEAD_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "bulkhead")
 
 
+FETCHED = set()  # arches whose Debian guest tools/fetch-debian-guest.sh checked this run
+
+
 def resolve(path, arch, out):
     """'build:foo' is OUT/ARCH/foo, 'host:foo' is OUT/host/foo, 'cache:debian12-A/foo'
     is a real Debian guest fetched by tools/fetch-debian-guest.sh A into the cache
-    outside git (fetched on first use), else relative to the repo."""
+    outside git (the script runs once per arch and run: it fetches on first use and
+    rebuilds the guest when the pinned versions or tools/mkguest.py changed), else
+    relative to the repo."""
     if path.startswith("cache:"):
         full = os.path.join(CACHE, path[6:])
         m = re.match(r"debian12-(arm64|amd64)/", path[6:])
-        if m and not os.path.exists(full):
+        if m and m.group(1) not in FETCHED:
             rc, txt = run_cmd(["sh", os.path.join(ROOT, "tools", "fetch-debian-guest.sh"), m.group(1)],
                               timeout=1200)
             if rc != 0 or not os.path.exists(full):
                 raise RuntimeError(f"tools/fetch-debian-guest.sh {m.group(1)} failed:\n{txt}")
+            FETCHED.add(m.group(1))
         return full
     if path.startswith("build:"):
         return os.path.join(out, arch, path[6:])
@@ -316,8 +322,10 @@ def launch(s, out, workdir, interactive=False, pty_slave=None):
     raise RuntimeError(f"unknown machine '{machine}'")
 
 
-def run_on_pty(cmd, master, timeout, cwd, stages, gap):
-    """Run cmd (Bochs with COM1 on the pty whose master is `master`) in its own
+def run_on_pty(cmd, master, timeout, cwd, stages, gap, stdio=None):
+    """Run cmd (Bochs with COM1 on the pty whose master is `master`, or QEMU
+    with -serial stdio whose standard input and output are the pty's slave
+    `stdio`) in its own
     process group, killed at timeout. Returns (returncode or None on timeout,
     everything COM1 sent). stages: a list of (regex or None, text): each text
     in turn is typed on COM1 one byte every `gap` seconds (0: all at once),
@@ -327,8 +335,9 @@ def run_on_pty(cmd, master, timeout, cwd, stages, gap):
     first. Pacing is a precaution: 37 bytes typed at once also arrived
     intact under Bochs 2.7."""
     import select
-    p = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         stdin=subprocess.DEVNULL, start_new_session=True)
+    io = subprocess.DEVNULL if stdio is None else stdio
+    p = subprocess.Popen(cmd, cwd=cwd, stdout=io, stderr=subprocess.DEVNULL,
+                         stdin=io, start_new_session=True)
     out = bytearray()
     stages = [(a, t.encode()) for a, t in stages]
     pending = b""
@@ -435,13 +444,17 @@ def run_scenario(s, args, res):
     # "stdin": text typed on the emulator's serial console: QEMU -serial stdio
     # reads it from standard input; Bochs gets COM1 on a pseudo-terminal
     # (mode=term) and the text is typed there (run_on_pty).
+    # With "stdin_after"/"stdin_more" QEMU's stdio is a pseudo-terminal too,
+    # so the text can wait for the guest (e.g. a Linux shell's prompt).
     pty = None
-    if s.get("stdin") is not None and s["machine"] == "bochs":
+    staged = s.get("stdin_after") is not None or bool(s.get("stdin_more"))
+    if s.get("stdin") is not None and (s["machine"] == "bochs" or staged):
         import tty
         pty = os.openpty()
         tty.setraw(pty[1])
     try:
-        cmd, serial = launch(s, args.out, workdir, pty_slave=os.ttyname(pty[1]) if pty else None)
+        cmd, serial = launch(s, args.out, workdir, pty_slave=os.ttyname(pty[1])
+                             if pty and s["machine"] == "bochs" else None)
     except Exception as e:  # noqa: BLE001 - report any setup failure as a test failure
         res.add(f"scenario.{name}", False, f"setup failed: {e}")
         return
@@ -452,7 +465,8 @@ def run_scenario(s, args, res):
             stages = [(s.get("stdin_after"), s["stdin"])] + \
                 [(m["after"], m["text"]) for m in s.get("stdin_more", [])]
             rc, out = run_on_pty(cmd, pty[0], timeout, workdir, stages,
-                                 s.get("stdin_gap_ms", 20) / 1000.0)
+                                 s.get("stdin_gap_ms", 20) / 1000.0,
+                                 stdio=None if s["machine"] == "bochs" else pty[1])
         finally:
             os.close(pty[0])
             os.close(pty[1])

@@ -8,7 +8,8 @@ amd64: OUTDIR/vmlinux is the ELF kernel taken out of the bzImage (its xz payload
        checked for the PVH entry note (Xen ELF note type 18) that Bulkhead enters.
 Both:  OUTDIR/initramfs.cpio.gz holds busybox, /dev/console and /dev/null, and an
        /init that prints markers, the CPUs online and /proc/interrupts twice one
-       second apart, then powers off. Device nodes are written straight into the
+       second apart, reads one line from the console (60 s at most) and prints
+       it, then powers off. Device nodes are written straight into the
        newc archive, so no root and no mknod are needed.
 """
 import gzip
@@ -30,6 +31,12 @@ sleep 1
 echo "--- interrupts (second)"
 cat /proc/interrupts
 echo "--- end of interrupts"
+echo BULKHEAD-LINUX-TYPE-A-LINE
+if read -t 60 line; then
+    echo "BULKHEAD-LINUX-GOT: [$line]"
+else
+    echo BULKHEAD-LINUX-NO-INPUT
+fi
 echo BULKHEAD-LINUX-POWEROFF
 poweroff -f
 """
