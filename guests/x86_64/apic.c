@@ -67,29 +67,6 @@ STUB(0x45)
 __asm__(".text\n.globl isr_spurious\nisr_spurious:\n  iret\n");
 void isr_spurious(void);
 
-static uint64_t idt[256];
-static uint64_t gdt[4] = { 0, 0, 0x00cf9a000000ffffULL, 0x00cf92000000ffffULL };
-static struct {
-    uint16_t limit;
-    uint32_t base;
-} __attribute__((packed)) gdtr, idtr;
-
-static void set_gate(unsigned v, void (*h)(void))
-{
-    uint32_t a = (uint32_t)(uintptr_t)h;
-    idt[v] = (a & 0xffff) | (0x10ULL << 16) | (0x8eULL << 40) | ((uint64_t)(a >> 16) << 48);
-}
-
-static void load_tables(void)
-{
-    __asm__ volatile("lgdt %0\n\t"
-                     "ljmp $0x10, $1f\n"
-                     "1: movw $0x18, %%ax\n\t"
-                     "movw %%ax, %%ds\n\tmovw %%ax, %%es\n\tmovw %%ax, %%ss\n\t"
-                     "lidt %1" ::"m"(gdtr), "m"(idtr)
-                     : "eax", "memory");
-}
-
 /* Wait (halted, interrupts on) until *counter reaches n or ms pass. */
 static bool wait_for(volatile uint32_t *counter, uint32_t n, uint32_t ms)
 {
@@ -126,7 +103,7 @@ static uint8_t ap_stack[4096] __attribute__((aligned(16)));
 void ap_main(void);
 void ap_main(void)
 {
-    __asm__ volatile("lidt %0" ::"m"(idtr));
+    gate_idt_load();
     apic_wr(0xf0, 0x1ff);
     ap_id = apic_rd(0x20) >> 24;
     /* its own timer: periodic, 1 ms, until 3 interrupts came */
@@ -147,7 +124,7 @@ void ap_main(void)
 static void smp_test(void)
 {
     uint32_t n = (uint32_t)(ap_tramp_end - ap_tramp);
-    memcpy(ap_gdtr, &gdtr, 6);
+    memcpy(ap_gdtr, &gate_gdtr, 6);
     memcpy((void *)0x8000, ap_tramp, n);
     ap_stack_top = (uint32_t)(uintptr_t)(ap_stack + sizeof(ap_stack));
     apic_wr(0x310, 1u << 24);
@@ -344,18 +321,14 @@ static void pic_test(void)
 int guest_main(uint32_t magic, uint32_t info)
 {
     const char *cmd = boot_cmdline(magic, info);
-    gdtr.limit = sizeof(gdt) - 1;
-    gdtr.base = (uint32_t)(uintptr_t)gdt;
-    idtr.limit = sizeof(idt) - 1;
-    idtr.base = (uint32_t)(uintptr_t)idt;
-    set_gate(0x40, isr_0x40);
-    set_gate(0x41, isr_0x41);
-    set_gate(0x42, isr_0x42);
-    set_gate(0x43, isr_0x43);
-    set_gate(0x44, isr_0x44);
-    set_gate(0x45, isr_0x45);
-    set_gate(0xff, isr_spurious);
-    load_tables();
+    gate_set(0x40, isr_0x40);
+    gate_set(0x41, isr_0x41);
+    gate_set(0x42, isr_0x42);
+    gate_set(0x43, isr_0x43);
+    gate_set(0x44, isr_0x44);
+    gate_set(0x45, isr_0x45);
+    gate_set(0xff, isr_spurious);
+    gate_tables_load();
 
     struct bh_part_info pi;
     part_info(&pi);

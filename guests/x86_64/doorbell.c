@@ -89,29 +89,11 @@ __asm__(".text\nisr_common:\n  pushal\n  pushl 32(%esp)\n  call irq_handler\n  a
         ".set v, 0x20\n.rept 0xe0\n.balign 16\n  pushl $v\n  jmp isr_common\n.set v, v + 1\n.endr\n");
 extern char isr_table[];
 
-static uint64_t idt[256];
-static uint64_t gdt[4] = { 0, 0, 0x00cf9a000000ffffULL, 0x00cf92000000ffffULL };
-static struct {
-    uint16_t limit;
-    uint32_t base;
-} __attribute__((packed)) gdtr, idtr;
-
 static void setup(void)
 {
-    for (unsigned v = 0x20; v < 256; v++) {
-        uint32_t a = (uint32_t)(uintptr_t)(isr_table + 16 * (v - 0x20));
-        idt[v] = (a & 0xffff) | (0x10ULL << 16) | (0x8eULL << 40) | ((uint64_t)(a >> 16) << 48);
-    }
-    gdtr.limit = sizeof(gdt) - 1;
-    gdtr.base = (uint32_t)(uintptr_t)gdt;
-    idtr.limit = sizeof(idt) - 1;
-    idtr.base = (uint32_t)(uintptr_t)idt;
-    __asm__ volatile("lgdt %0\n\t"
-                     "ljmp $0x10, $1f\n"
-                     "1: movw $0x18, %%ax\n\t"
-                     "movw %%ax, %%ds\n\tmovw %%ax, %%es\n\tmovw %%ax, %%ss\n\t"
-                     "lidt %1" ::"m"(gdtr), "m"(idtr)
-                     : "eax", "memory");
+    for (unsigned v = 0x20; v < 256; v++)
+        gate_set(v, (void (*)(void))(uintptr_t)(isr_table + 16 * (v - 0x20)));
+    gate_tables_load();
     uint32_t a, b, c, d;
     __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x40000010), "c"(0));
     khz = a ? a : 1000000;

@@ -61,37 +61,15 @@ STUB(0x51)
 __asm__(".text\n.globl isr_spurious\nisr_spurious:\n  iret\n");
 void isr_spurious(void);
 
-static uint64_t idt[256];
-static uint64_t gdt[4] = { 0, 0, 0x00cf9a000000ffffULL, 0x00cf92000000ffffULL };
-static struct {
-    uint16_t limit;
-    uint32_t base;
-} __attribute__((packed)) gdtr, idtr;
-
-static void set_gate(unsigned v, void (*h)(void))
-{
-    uint32_t a = (uint32_t)(uintptr_t)h;
-    idt[v] = (a & 0xffff) | (0x10ULL << 16) | (0x8eULL << 40) | ((uint64_t)(a >> 16) << 48);
-}
-
 int guest_main(uint32_t magic, uint32_t info)
 {
     const char *cmd = boot_cmdline(magic, info);
     uint32_t guard_s = cmdline_u32(cmd, "guard_s", 20);
     uint32_t overrun_ms = cmdline_u32(cmd, "overrun_ms", 0);
-    gdtr.limit = sizeof(gdt) - 1;
-    gdtr.base = (uint32_t)(uintptr_t)gdt;
-    idtr.limit = sizeof(idt) - 1;
-    idtr.base = (uint32_t)(uintptr_t)idt;
-    set_gate(V_UART, isr_0x50);
-    set_gate(V_GUARD, isr_0x51);
-    set_gate(0xff, isr_spurious);
-    __asm__ volatile("lgdt %0\n\t"
-                     "ljmp $0x10, $1f\n"
-                     "1: movw $0x18, %%ax\n\t"
-                     "movw %%ax, %%ds\n\tmovw %%ax, %%es\n\tmovw %%ax, %%ss\n\t"
-                     "lidt %1" ::"m"(gdtr), "m"(idtr)
-                     : "eax", "memory");
+    gate_set(V_UART, isr_0x50);
+    gate_set(V_GUARD, isr_0x51);
+    gate_set(0xff, isr_spurious);
+    gate_tables_load();
     uint32_t khz, b, c, d;
     __asm__ volatile("cpuid" : "=a"(khz), "=b"(b), "=c"(c), "=d"(d) : "a"(0x40000010), "c"(0));
 

@@ -61,6 +61,20 @@ struct irq_frame {
 };
 void idt_install(void (*hook)(struct irq_frame *));
 
+/* For guests with their own interrupt stubs: gate_set puts an interrupt
+ * gate (CS 0x10) for vector v in a 256-entry IDT; gate_tables_load loads the
+ * flat GDT of idt_install (code 0x10, data 0x18), reloads the segments and
+ * loads that IDT; gate_idt_load loads the IDT only (a further vCPU).
+ * gate_gdtr is the GDTR value a real-mode trampoline loads. */
+struct desc_ptr {
+    uint16_t limit;
+    uint32_t base;
+} __attribute__((packed));
+extern struct desc_ptr gate_gdtr;
+void gate_set(unsigned v, void (*h)(void));
+void gate_tables_load(void);
+void gate_idt_load(void);
+
 /* The virtual platform's timestamp and interrupt controllers, shared by the
  * test guests: the TSC (ordered after earlier loads), the xAPIC page and the
  * I/O APIC's index/data window (docs/hypercalls.md). */

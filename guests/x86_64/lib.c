@@ -213,3 +213,32 @@ void idt_install(void (*hook)(struct irq_frame *))
     idtr.base = (uint32_t)(uintptr_t)lib_idt;
     __asm__ volatile("lidt %0" ::"m"(idtr) : "memory");
 }
+
+static uint64_t gate_idt[256];
+struct desc_ptr gate_gdtr;
+static struct desc_ptr gate_idtr;
+
+void gate_set(unsigned v, void (*h)(void))
+{
+    uint32_t a = (uint32_t)(uintptr_t)h;
+    gate_idt[v & 255] = (a & 0xffff) | (0x10ULL << 16) | (0x8eULL << 40) | ((uint64_t)(a >> 16) << 48);
+}
+
+void gate_tables_load(void)
+{
+    gate_gdtr.limit = sizeof(lib_gdt) - 1;
+    gate_gdtr.base = (uint32_t)(uintptr_t)lib_gdt;
+    gate_idtr.limit = sizeof(gate_idt) - 1;
+    gate_idtr.base = (uint32_t)(uintptr_t)gate_idt;
+    __asm__ volatile("lgdt %0\n\t"
+                     "ljmp $0x10, $1f\n"
+                     "1: movw $0x18, %%ax\n\t"
+                     "movw %%ax, %%ds\n\tmovw %%ax, %%es\n\tmovw %%ax, %%ss\n\t"
+                     "lidt %1" ::"m"(gate_gdtr), "m"(gate_idtr)
+                     : "eax", "memory");
+}
+
+void gate_idt_load(void)
+{
+    __asm__ volatile("lidt %0" ::"m"(gate_idtr) : "memory");
+}

@@ -70,19 +70,6 @@ void isr_com2(void);
 void isr_tick(void);
 void isr_spurious(void);
 
-static uint64_t idt[256];
-static uint64_t gdt[4] = { 0, 0, 0x00cf9a000000ffffULL, 0x00cf92000000ffffULL };
-static struct {
-    uint16_t limit;
-    uint32_t base;
-} __attribute__((packed)) gdtr, idtr;
-
-static void set_gate(unsigned v, void (*h)(void))
-{
-    uint32_t a = (uint32_t)(uintptr_t)h;
-    idt[v] = (a & 0xffff) | (0x10ULL << 16) | (0x8eULL << 40) | ((uint64_t)(a >> 16) << 48);
-}
-
 static void check(const char *what, bool ok)
 {
     if (!ok)
@@ -141,7 +128,7 @@ static uint8_t ap_stack[4096] __attribute__((aligned(16)));
 void ap_main(void);
 void ap_main(void)
 {
-    __asm__ volatile("lidt %0" ::"m"(idtr));
+    gate_idt_load();
     apic_wr(0xf0, 0x1ff);
     ap_alive = 1;
     for (;;)
@@ -157,7 +144,7 @@ static void delay_ms(uint32_t ms)
 
 static bool start_ap(void)
 {
-    memcpy(ap_gdtr, &gdtr, 6);
+    memcpy(ap_gdtr, &gate_gdtr, 6);
     memcpy((void *)0x8000, ap_tramp, (uint32_t)(ap_tramp_end - ap_tramp));
     ap_stack_top = (uint32_t)(uintptr_t)(ap_stack + sizeof(ap_stack));
     apic_wr(0x310, 1u << 24);
@@ -199,19 +186,10 @@ static void vga_test(void)
 int guest_main(uint32_t magic, uint32_t info)
 {
     const char *cmd = boot_cmdline(magic, info);
-    gdtr.limit = sizeof(gdt) - 1;
-    gdtr.base = (uint32_t)(uintptr_t)gdt;
-    idtr.limit = sizeof(idt) - 1;
-    idtr.base = (uint32_t)(uintptr_t)idt;
-    set_gate(VEC, isr_com2);
-    set_gate(0x30, isr_tick);
-    set_gate(0xff, isr_spurious);
-    __asm__ volatile("lgdt %0\n\t"
-                     "ljmp $0x10, $1f\n"
-                     "1: movw $0x18, %%ax\n\t"
-                     "movw %%ax, %%ds\n\tmovw %%ax, %%es\n\tmovw %%ax, %%ss\n\t"
-                     "lidt %1" ::"m"(gdtr), "m"(idtr)
-                     : "eax", "memory");
+    gate_set(VEC, isr_com2);
+    gate_set(0x30, isr_tick);
+    gate_set(0xff, isr_spurious);
+    gate_tables_load();
     uint32_t a, b, c, d;
     __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x40000010), "c"(0));
     khz = a ? a : 1000000;
