@@ -20,7 +20,6 @@ static volatile uint64_t timer_tsc; /* TSC when the last timer interrupt came */
 static volatile uint32_t ap_alive, ap_done, ap_id, ap_timer_ok;
 static uint32_t passed, failed;
 static uint64_t khz;
-uint32_t ap_stack_top;
 
 static inline uint64_t rdmsr(uint32_t msr)
 {
@@ -83,21 +82,6 @@ static void delay_ms(uint32_t ms)
         __asm__ volatile("pause");
 }
 
-/* Real-mode trampoline for the second vCPU: copied to 0x8000, entered by
- * the SIPI with CS = 0x800, IP = 0. It loads our GDT, enables protected mode
- * and jumps to ap_entry32. ap_gdtr is filled in before the copy. */
-extern char ap_tramp[], ap_tramp_end[], ap_gdtr[];
-__asm__(".text\n.code16\n.globl ap_tramp\nap_tramp:\n"
-        "  cli\n  movw %cs, %ax\n  movw %ax, %ds\n"
-        "  lgdtl (ap_gdtr - ap_tramp)\n"
-        "  movl %cr0, %eax\n  orl $1, %eax\n  movl %eax, %cr0\n"
-        "  ljmpl $0x10, $ap_entry32\n"
-        ".globl ap_gdtr\nap_gdtr:\n  .word 0\n  .long 0\n"
-        ".globl ap_tramp_end\nap_tramp_end:\n"
-        ".code32\n"
-        "ap_entry32:\n  movw $0x18, %ax\n  movw %ax, %ds\n  movw %ax, %es\n  movw %ax, %ss\n"
-        "  movl ap_stack_top, %esp\n  call ap_main\n1: cli\n  hlt\n  jmp 1b\n");
-
 static uint8_t ap_stack[4096] __attribute__((aligned(16)));
 
 void ap_main(void);
@@ -123,10 +107,7 @@ void ap_main(void)
 
 static void smp_test(void)
 {
-    uint32_t n = (uint32_t)(ap_tramp_end - ap_tramp);
-    memcpy(ap_gdtr, &gate_gdtr, 6);
-    memcpy((void *)0x8000, ap_tramp, n);
-    ap_stack_top = (uint32_t)(uintptr_t)(ap_stack + sizeof(ap_stack));
+    ap_tramp_install(&gate_gdtr, ap_stack + sizeof(ap_stack), ap_main);
     apic_wr(0x310, 1u << 24);
     apic_wr(0x300, 0x4500); /* INIT, assert */
     delay_ms(10);

@@ -399,19 +399,6 @@ static void fuzz_ports(uint32_t r)
     }
 }
 
-extern char ap_tramp[], ap_tramp_end[], ap_gdtr[];
-uint32_t ap_stack_top;
-__asm__(".text\n.code16\n.globl ap_tramp\nap_tramp:\n"
-        "  cli\n  movw %cs, %ax\n  movw %ax, %ds\n"
-        "  lgdtl (ap_gdtr - ap_tramp)\n"
-        "  movl %cr0, %eax\n  orl $1, %eax\n  movl %eax, %cr0\n"
-        "  ljmpl $0x10, $ap_entry32\n"
-        ".globl ap_gdtr\nap_gdtr:\n  .word 0\n  .long 0\n"
-        ".globl ap_tramp_end\nap_tramp_end:\n"
-        ".code32\n"
-        "ap_entry32:\n  movw $0x18, %ax\n  movw %ax, %ds\n  movw %ax, %es\n  movw %ax, %ss\n"
-        "  movl ap_stack_top, %esp\n  call ap_main\n1: cli\n  hlt\n  jmp 1b\n");
-
 static struct {
     uint16_t limit;
     uint32_t base;
@@ -507,9 +494,7 @@ int guest_main(uint32_t magic, uint32_t info)
             uint32_t base;
         } __attribute__((packed)) g;
         __asm__ volatile("sgdt %0" : "=m"(g));
-        memcpy(ap_gdtr, &g, 6);
-        memcpy((void *)0x8000, ap_tramp, (uint32_t)(ap_tramp_end - ap_tramp));
-        ap_stack_top = (uint32_t)(uintptr_t)(ap_stack + sizeof(ap_stack));
+        ap_tramp_install(&g, ap_stack + sizeof(ap_stack), ap_main);
         start_victim();
         bool up = wait_change(&ap_starts, 0, khz, 5000);
         gprintf("fuzzapic: victim vCPU 1 %s by INIT-SIPI-SIPI\n", up ? "started" : "FAIL not started");

@@ -74,6 +74,11 @@ extern struct desc_ptr gate_gdtr;
 void gate_set(unsigned v, void (*h)(void));
 void gate_tables_load(void);
 void gate_idt_load(void);
+/* A further vCPU: copies a real-mode trampoline to 0x8000 (SIPI vector 8)
+ * that loads the 6-byte GDTR value gdtr (code 0x10, data 0x18), enters
+ * protected mode and calls entry on stack_top. The caller then sends
+ * INIT-SIPI-SIPI. */
+void ap_tramp_install(const void *gdtr, void *stack_top, void (*entry)(void));
 
 /* The virtual platform's timestamp and interrupt controllers, shared by the
  * test guests: the TSC (ordered after earlier loads), the xAPIC page and the

@@ -242,3 +242,26 @@ void gate_idt_load(void)
 {
     __asm__ volatile("lidt %0" ::"m"(gate_idtr) : "memory");
 }
+
+/* The trampoline of ap_tramp_install: entered with CS = 0x800, IP = 0. */
+extern char ap_tramp[], ap_tramp_end[], ap_gdtr[];
+uint32_t ap_lib_stack;
+void (*ap_lib_entry)(void);
+__asm__(".text\n.code16\n.globl ap_tramp\nap_tramp:\n"
+        "  cli\n  movw %cs, %ax\n  movw %ax, %ds\n"
+        "  lgdtl (ap_gdtr - ap_tramp)\n"
+        "  movl %cr0, %eax\n  orl $1, %eax\n  movl %eax, %cr0\n"
+        "  ljmpl $0x10, $ap_entry32\n"
+        ".globl ap_gdtr\nap_gdtr:\n  .word 0\n  .long 0\n"
+        ".globl ap_tramp_end\nap_tramp_end:\n"
+        ".code32\n"
+        "ap_entry32:\n  movw $0x18, %ax\n  movw %ax, %ds\n  movw %ax, %es\n  movw %ax, %ss\n"
+        "  movl ap_lib_stack, %esp\n  call *ap_lib_entry\n1: cli\n  hlt\n  jmp 1b\n");
+
+void ap_tramp_install(const void *gdtr, void *stack_top, void (*entry)(void))
+{
+    memcpy(ap_gdtr, gdtr, 6);
+    memcpy((void *)0x8000, ap_tramp, (uint32_t)(ap_tramp_end - ap_tramp));
+    ap_lib_stack = (uint32_t)(uintptr_t)stack_top;
+    ap_lib_entry = entry;
+}

@@ -19,7 +19,6 @@
 #define VEC 0x53
 
 static volatile uint32_t irqs, thre, spurious, sent, on_cpu[2], ap_alive;
-uint32_t ap_stack_top;
 static volatile bool done;
 static const char *msg;
 static uint32_t msg_len;
@@ -108,20 +107,6 @@ static void send(const char *name, const char *text, bool level, uint32_t dest)
     check(what, !(rte & (1u << 14)));
 }
 
-/* Real-mode trampoline for the second vCPU at 0x8000 (SIPI vector 8): our
- * GDT, protected mode, then ap_main on its own stack. */
-extern char ap_tramp[], ap_tramp_end[], ap_gdtr[];
-__asm__(".text\n.code16\n.globl ap_tramp\nap_tramp:\n"
-        "  cli\n  movw %cs, %ax\n  movw %ax, %ds\n"
-        "  lgdtl (ap_gdtr - ap_tramp)\n"
-        "  movl %cr0, %eax\n  orl $1, %eax\n  movl %eax, %cr0\n"
-        "  ljmpl $0x10, $ap_entry32\n"
-        ".globl ap_gdtr\nap_gdtr:\n  .word 0\n  .long 0\n"
-        ".globl ap_tramp_end\nap_tramp_end:\n"
-        ".code32\n"
-        "ap_entry32:\n  movw $0x18, %ax\n  movw %ax, %ds\n  movw %ax, %es\n  movw %ax, %ss\n"
-        "  movl ap_stack_top, %esp\n  call ap_main\n1: cli\n  hlt\n  jmp 1b\n");
-
 static uint8_t ap_stack[4096] __attribute__((aligned(16)));
 
 /* The second vCPU takes interrupts, halted, for as long as the guest runs. */
@@ -144,9 +129,7 @@ static void delay_ms(uint32_t ms)
 
 static bool start_ap(void)
 {
-    memcpy(ap_gdtr, &gate_gdtr, 6);
-    memcpy((void *)0x8000, ap_tramp, (uint32_t)(ap_tramp_end - ap_tramp));
-    ap_stack_top = (uint32_t)(uintptr_t)(ap_stack + sizeof(ap_stack));
+    ap_tramp_install(&gate_gdtr, ap_stack + sizeof(ap_stack), ap_main);
     apic_wr(0x310, 1u << 24);
     apic_wr(0x300, 0x4500); /* INIT */
     delay_ms(10);
