@@ -178,40 +178,17 @@ __asm__(".text\n.balign 16\n.globl lib_isr_stubs\nlib_isr_stubs:\n"
         "  iret\n");
 extern char lib_isr_stubs[];
 void (*lib_isr_hook)(struct irq_frame *);
-static uint64_t lib_idt[256];
 
 static uint64_t lib_gdt[4] = { 0, 0, 0x00cf9a000000ffffULL, 0x00cf92000000ffffULL };
 
 /* Our own flat GDT (the entry state has none: GDTR limit 0), code 0x10 and
- * data 0x18, and the IDT. */
+ * data 0x18, and an IDT whose every vector goes to hook. */
 void idt_install(void (*hook)(struct irq_frame *))
 {
-    static struct {
-        uint16_t limit;
-        uint32_t base;
-    } __attribute__((packed)) gdtr;
-    gdtr.limit = sizeof(lib_gdt) - 1;
-    gdtr.base = (uint32_t)(uintptr_t)lib_gdt;
-    __asm__ volatile("lgdt %0\n\t"
-                     "ljmp $0x10, $1f\n"
-                     "1: movw $0x18, %%ax\n\t"
-                     "movw %%ax, %%ds\n\tmovw %%ax, %%es\n\tmovw %%ax, %%ss\n\t"
-                     "movw %%ax, %%fs\n\tmovw %%ax, %%gs" ::"m"(gdtr)
-                     : "eax", "memory");
-    uint16_t cs = 0x10;
     lib_isr_hook = hook;
-    for (uint32_t v = 0; v < 256; v++) {
-        uint32_t a = (uint32_t)(uintptr_t)(lib_isr_stubs + 16 * v);
-        lib_idt[v] = (a & 0xffff) | ((uint64_t)cs << 16) | (0x8eULL << 40) |
-                     ((uint64_t)(a >> 16) << 48);
-    }
-    static struct {
-        uint16_t limit;
-        uint32_t base;
-    } __attribute__((packed)) idtr;
-    idtr.limit = sizeof(lib_idt) - 1;
-    idtr.base = (uint32_t)(uintptr_t)lib_idt;
-    __asm__ volatile("lidt %0" ::"m"(idtr) : "memory");
+    for (uint32_t v = 0; v < 256; v++)
+        gate_set(v, (void (*)(void))(uintptr_t)(lib_isr_stubs + 16 * v));
+    gate_tables_load();
 }
 
 static uint64_t gate_idt[256];
@@ -234,6 +211,7 @@ void gate_tables_load(void)
                      "ljmp $0x10, $1f\n"
                      "1: movw $0x18, %%ax\n\t"
                      "movw %%ax, %%ds\n\tmovw %%ax, %%es\n\tmovw %%ax, %%ss\n\t"
+                     "movw %%ax, %%fs\n\tmovw %%ax, %%gs\n\t"
                      "lidt %1" ::"m"(gate_gdtr), "m"(gate_idtr)
                      : "eax", "memory");
 }
